@@ -1,0 +1,194 @@
+# xengpu - one non-recursive Makefile.
+#
+# Each folder's module.mk appends to the lists below (LIBS, PROGRAMS,
+# UNIT_TESTS, FUZZERS) and sets per-item variables; the templates at the
+# end of this file turn them into rules.  Everything built goes under
+# $(B) (default build/): objects in $(B)/obj, programs in $(B)/bin,
+# static libraries in $(B)/lib, test programs in $(B)/tests, libFuzzer
+# targets in $(B)/fuzz and result counts in $(B)/results.
+#
+# The only recursive invocations are of this same Makefile: `asan` builds
+# the unit suite again with B=build/asan, and `check` runs its parts as
+# separate makes so that one failing part does not stop the others.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DESTDIR ?=
+
+B ?= build
+O := $(B)/obj
+R := $(B)/results
+
+PKG_CONFIG ?= pkg-config
+FUZZ_CC ?= clang
+INSTALL ?= install
+
+# CFLAGS is the user's to override (optimisation, debug); the warning set
+# and language mode are not.
+CFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror -Wmissing-prototypes \
+	-Wstrict-prototypes -Wshadow -Wformat=2
+SANFLAGS ?=
+XCFLAGS = -std=gnu11 $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -D_GNU_SOURCE \
+	-MMD -MP -I.
+XLDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARNFLAGS) \
+	-D_GNU_SOURCE -MMD -MP -I. $(FUZZ_SAN)
+
+ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+CMOCKA_CFLAGS := $(call pkg_cflags,cmocka)
+CMOCKA_LIBS := $(or $(call pkg_libs,cmocka),-lcmocka)
+
+LIBS :=
+PROGRAMS :=
+UNIT_TESTS :=
+FUZZERS :=
+
+include pciback-helper/module.mk
+include toolstack/module.mk
+include migrate/module.mk
+include stubdom/module.mk
+include xenstore-schema/module.mk
+include tests/unit/module.mk
+include tests/fuzz/module.mk
+
+# --- templates ------------------------------------------------------------
+
+objs = $(patsubst %.c,$(O)/%.o,$(1))
+fuzz_objs = $(patsubst %.c,$(B)/fuzz/obj/%.o,$(1))
+
+# $(1) = library name: lib$(1).a from $(1)_SRCS.
+define lib_template
+$(1)_OBJS := $$(call objs,$$($(1)_SRCS))
+$(B)/lib/lib$(1).a: $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+
+# $(1) = program name: $(B)/bin/$(1) from $(1)_SRCS and the archives
+# named in $(1)_LIBS.
+define prog_template
+$(1)_OBJS := $$(call objs,$$($(1)_SRCS))
+$(B)/bin/$(1): $$($(1)_OBJS) $$(foreach l,$$($(1)_LIBS),$(B)/lib/lib$$(l).a)
+	@mkdir -p $$(@D)
+	$$(CC) $$(XLDFLAGS) -o $$@ $$^ $$($(1)_LDLIBS)
+endef
+
+# $(1) = unit test name: $(B)/tests/$(1), linked from objects (never a
+# shared library) so that -Wl,--wrap= can intercept calls between them.
+define unit_template
+$(1)_OBJS := $$(call objs,$$($(1)_SRCS))
+$(B)/tests/$(1): $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(XLDFLAGS) -o $$@ $$^ \
+		$$(foreach w,$$($(1)_WRAP),-Wl,--wrap=$$(w)) \
+		$$($(1)_LDLIBS) $$(CMOCKA_LIBS)
+endef
+
+# $(1) = fuzzer name: $(B)/fuzz/fuzz-$(1) from fuzz-$(1)_SRCS, built by
+# clang with libFuzzer; its corpus is tests/fuzz/corpus/$(1)/.
+define fuzz_template
+$(B)/fuzz/fuzz-$(1): $$(call fuzz_objs,$$(fuzz-$(1)_SRCS))
+	@mkdir -p $$(@D)
+	$$(FUZZ_CC) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ \
+		$$(fuzz-$(1)_LDLIBS)
+endef
+
+$(foreach x,$(LIBS),$(eval $(call lib_template,$(x))))
+$(foreach x,$(PROGRAMS),$(eval $(call prog_template,$(x))))
+$(foreach x,$(UNIT_TESTS),$(eval $(call unit_template,$(x))))
+$(foreach x,$(FUZZERS),$(eval $(call fuzz_template,$(x))))
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS_$(<D)) -c -o $@ $<
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS_$(<D)) -fsanitize=fuzzer-no-link \
+		-c -o $@ $<
+
+LIB_FILES := $(foreach x,$(LIBS),$(B)/lib/lib$(x).a)
+PROG_FILES := $(foreach x,$(PROGRAMS),$(B)/bin/$(x))
+UNIT_FILES := $(foreach x,$(UNIT_TESTS),$(B)/tests/$(x))
+FUZZ_FILES := $(foreach x,$(FUZZERS),$(B)/fuzz/fuzz-$(x))
+
+ALL_OBJS += $(foreach x,$(LIBS) $(PROGRAMS) $(UNIT_TESTS),$($(x)_OBJS))
+FUZZ_OBJS := $(foreach x,$(FUZZERS),$(call fuzz_objs,$(fuzz-$(x)_SRCS)))
+-include $(sort $(ALL_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d))
+
+# --- targets --------------------------------------------------------------
+
+.PHONY: all unit asan fuzz fuzz-replay check nested-check demo deps \
+	install format format-check clean
+
+all: $(LIB_FILES) $(PROG_FILES)
+
+# Standalone `make unit` fails when any test fails; the count file is
+# written either way for tests/summary.
+unit: $(UNIT_FILES)
+	@mkdir -p $(R)
+	tests/unit/run $(R)/unit.count $(UNIT_FILES)
+
+asan:
+	$(MAKE) B=$(B)/asan CFLAGS="-O1 -g" SANFLAGS="$(ASAN_SAN)" unit
+
+fuzz: $(FUZZ_FILES)
+
+fuzz-replay: $(FUZZ_FILES)
+	@mkdir -p $(R)
+	tests/fuzz/replay $(R)/fuzz.count $(B)/fuzz tests/fuzz/corpus \
+		$(FUZZERS)
+
+deps:
+	scripts/deps
+
+# tests/nested/run belongs to the nested test bed; it writes
+# $(R)/nested.count itself.
+nested-check: all
+	tests/nested/run
+
+demo: deps all
+	tests/nested/demo
+
+# Every part runs even when an earlier one fails; a part that does not
+# leave a count file is counted by tests/summary as one failure.  The
+# summary line is the last line this target prints on stdout.
+check: deps
+	@mkdir -p $(R)
+	@rm -f $(R)/*.count
+	-$(MAKE) unit
+	-$(MAKE) fuzz-replay
+	-$(MAKE) nested-check
+	@tests/summary $(R)
+
+install: all
+	$(foreach p,$(PROGRAMS),$(INSTALL) -D -m 0755 $(B)/bin/$(p) \
+		$(DESTDIR)$($(p)_INSTALLDIR)/$(p) &&) true
+
+# Tracked C sources only: work in progress is checked once it is added.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format-check:
+	@test -z "$(FORMAT_FILES)" || \
+		clang-format --dry-run -Werror $(FORMAT_FILES)
+
+format:
+	@test -z "$(FORMAT_FILES)" || clang-format -i $(FORMAT_FILES)
+
+clean:
+	rm -rf $(B)

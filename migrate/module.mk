@@ -1,0 +1,1 @@
+# migrate: save/restore and migration with unplug/replug.  No code yet.

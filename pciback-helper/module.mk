@@ -1,0 +1,1 @@
+# pciback-helper: host side of PCI.  No code yet.

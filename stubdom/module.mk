@@ -1,0 +1,1 @@
+# stubdom: device-model stub domain for GPU guests.  No code yet.

@@ -1,0 +1,4 @@
+# libFuzzer targets: tests/fuzz/fuzz-<name>.c with its corpus in
+# tests/fuzz/corpus/<name>/.  `make fuzz` builds them with clang,
+# `make fuzz-replay` runs each over its corpus (one case per file).
+

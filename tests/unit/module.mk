@@ -1,0 +1,5 @@
+# Unit tests: one cmocka program per module, tests/unit/test-<module>.c,
+# linked from objects so that -Wl,--wrap= works.  For each test set
+# <name>_SRCS (test source plus the objects under test), optionally
+# <name>_LDLIBS and <name>_WRAP (symbols to wrap).
+

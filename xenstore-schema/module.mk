@@ -1,0 +1,2 @@
+# xenstore-schema: the declarative list of xenstore nodes, its validator
+# and the guest-cooperation protocol.  No code yet.
