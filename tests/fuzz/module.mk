@@ -2,3 +2,5 @@
 # tests/fuzz/corpus/<name>/.  `make fuzz` builds them with clang,
 # `make fuzz-replay` runs each over its corpus (one case per file).
 
+FUZZERS += bdf
+fuzz-bdf_SRCS := tests/fuzz/fuzz-bdf.c pciback-helper/bdf.c

@@ -3,3 +3,5 @@
 # <name>_SRCS (test source plus the objects under test), optionally
 # <name>_LDLIBS and <name>_WRAP (symbols to wrap).
 
+UNIT_TESTS += test-bdf
+test-bdf_SRCS := tests/unit/test-bdf.c pciback-helper/bdf.c
