@@ -1,0 +1,131 @@
+# Sourced by every scenario inside the nested dom0 (busybox sh).
+#
+# A scenario reports each check exactly once with `pass` or `fail`; the
+# runner on the build machine counts those lines in /mnt/share/results.
+# Command output goes to the serial console, which the runner keeps when
+# a scenario fails.
+
+RESULTS=/mnt/share/results
+LOGD=/var/log/xen/console
+GPU0=0000:01:00.0
+AUD0=0000:01:00.1
+GPU1=0000:02:00.0
+AUD1=0000:02:00.1
+
+ts() { echo "@@T $(cut -d' ' -f1 /proc/uptime) $*"; }
+pass() { # NAME [DETAIL]
+	local n=$1
+	shift
+	echo "@@PASS $n${*:+ ($*)}" | tee -a "$RESULTS"
+}
+fail() { # NAME REASON
+	local n=$1
+	shift
+	echo "@@FAIL $n: $*" | tee -a "$RESULTS"
+}
+
+# run CMD...: echo the command and its status on the console.
+run() {
+	echo "# $*"
+	"$@"
+	local rc=$?
+	echo "# rc=$rc"
+	return $rc
+}
+
+# check NAME CMD...: one check that passes when CMD exits 0.
+check() {
+	local n=$1
+	shift
+	if run "$@" >/tmp/check.out 2>&1; then
+		cat /tmp/check.out
+		pass "$n"
+	else
+		cat /tmp/check.out
+		fail "$n" "'$*' failed: $(grep -v '^# rc=' /tmp/check.out | tail -n 1)"
+		return 1
+	fi
+}
+
+# Every xl call is bounded: a wedged pcifront makes detach, save and
+# destroy wait 10 s per backend, and a hung call must not eat the
+# scenario's whole timeout.
+xlt() { # SECONDS ARGS...
+	local t=$1
+	shift
+	timeout "$t" xl "$@"
+}
+
+# Guest consoles: `mark` remembers where every log ends, `since` prints
+# what was written after the mark, `waitfor` waits for a matching line.
+mark() {
+	for f in "$LOGD"/*.log; do
+		[ -e "$f" ] && echo "$f $(wc -l <"$f")"
+	done >/tmp/mark
+}
+since() {
+	local f n
+	for f in "$LOGD"/*.log; do
+		[ -e "$f" ] || continue
+		n=$(awk -v f="$f" '$1==f{print $2}' /tmp/mark 2>/dev/null)
+		tail -n +$((${n:-0} + 1)) "$f"
+	done
+}
+waitfor() { # PATTERN SECONDS
+	local i=0
+	while ! since | grep -q -- "$1"; do
+		i=$((i + 1))
+		[ $i -gt $(($2 * 4)) ] && {
+			echo "# no guest console line matching '$1' after ${2}s"
+			return 1
+		}
+		usleep 250000
+	done
+	echo "# guest: $(since | grep -- "$1" | tail -n 1)"
+}
+# check_guest NAME PATTERN SECONDS: a check that the guest printed PATTERN.
+check_guest() {
+	if waitfor "$2" "$3"; then
+		pass "$1" "$(since | grep -- "$2" | tail -n 1 | tr -cd '[:print:]' |
+			sed 's/.*\(DOMU\)/\1/' | cut -c1-120)"
+	else
+		fail "$1" "guest console shows no '$2' within $3s; last: $(since | tail -n 1 | cut -c1-120)"
+		return 1
+	fi
+}
+
+# What the guest's DOMU-PCI line shows when it holds one whole card.
+GUEST_SEES_CARD0="0x1002:0x5046/0x030000 .*0x8086:0x2668/0x040300"
+CARD_FN0="0x1002:0x5046"
+
+# check_guest_lost NAME PATTERN SECONDS: the guest's newest device list
+# (since the mark) no longer contains PATTERN.  An HVM guest always lists
+# its emulated devices, so "none" only works for PV.
+check_guest_lost() {
+	local i=0 last
+	while :; do
+		last=$(since | grep "DOMU-PCI" | tail -n 1)
+		if [ -n "$last" ] && ! echo "$last" | grep -q -- "$2"; then
+			pass "$1"
+			return 0
+		fi
+		i=$((i + 1))
+		[ $i -gt $(($3 * 4)) ] && break
+		usleep 250000
+	done
+	fail "$1" "guest still lists '$2' after $3s"
+	return 1
+}
+
+# driver NAME BDF: the dom0 driver bound to BDF, or "none".
+driver_of() {
+	local l
+	l=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) || {
+		echo none
+		return
+	}
+	echo "${l##*/}"
+}
+
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b - a}'; }
