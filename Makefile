@@ -70,22 +70,24 @@ include tests/fuzz/module.mk
 objs = $(patsubst %.c,$(O)/%.o,$(1))
 fuzz_objs = $(patsubst %.c,$(B)/fuzz/obj/%.o,$(1))
 
-# $(1) = library name: lib$(1).a from $(1)_SRCS.
+# $(1) = library name: $(B)/lib/lib$(1).a from lib$(1)_SRCS.  Programs
+# that link it also get lib$(1)_LDLIBS.
 define lib_template
-$(1)_OBJS := $$(call objs,$$($(1)_SRCS))
-$(B)/lib/lib$(1).a: $$($(1)_OBJS)
+lib$(1)_OBJS := $$(call objs,$$(lib$(1)_SRCS))
+$(B)/lib/lib$(1).a: $$(lib$(1)_OBJS)
 	@mkdir -p $$(@D)
 	rm -f $$@
 	$$(AR) rcs $$@ $$^
 endef
 
 # $(1) = program name: $(B)/bin/$(1) from $(1)_SRCS and the archives
-# named in $(1)_LIBS.
+# named in $(1)_LIBS (most dependent first).
 define prog_template
 $(1)_OBJS := $$(call objs,$$($(1)_SRCS))
 $(B)/bin/$(1): $$($(1)_OBJS) $$(foreach l,$$($(1)_LIBS),$(B)/lib/lib$$(l).a)
 	@mkdir -p $$(@D)
-	$$(CC) $$(XLDFLAGS) -o $$@ $$^ $$($(1)_LDLIBS)
+	$$(CC) $$(XLDFLAGS) -o $$@ $$^ $$($(1)_LDLIBS) \
+		$$(foreach l,$$($(1)_LIBS),$$(lib$$(l)_LDLIBS))
 endef
 
 # $(1) = unit test name: $(B)/tests/$(1), linked from objects (never a
@@ -127,7 +129,8 @@ PROG_FILES := $(foreach x,$(PROGRAMS),$(B)/bin/$(x))
 UNIT_FILES := $(foreach x,$(UNIT_TESTS),$(B)/tests/$(x))
 FUZZ_FILES := $(foreach x,$(FUZZERS),$(B)/fuzz/fuzz-$(x))
 
-ALL_OBJS += $(foreach x,$(LIBS) $(PROGRAMS) $(UNIT_TESTS),$($(x)_OBJS))
+ALL_OBJS += $(foreach x,$(LIBS),$(lib$(x)_OBJS)) \
+	$(foreach x,$(PROGRAMS) $(UNIT_TESTS),$($(x)_OBJS))
 FUZZ_OBJS := $(foreach x,$(FUZZERS),$(call fuzz_objs,$(fuzz-$(x)_SRCS)))
 -include $(sort $(ALL_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d))
 
