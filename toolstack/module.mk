@@ -1,2 +1,13 @@
-# toolstack: libxengpu and the xengpu command.  No code yet; the command
-# skeleton arrives with the discovery work (issue 3).
+# toolstack: libxengpu (for now the JSON inventory and the command's
+# verbs) and the xengpu command.  Linked statically against the
+# pciback-helper library; the libxl compat header arrives with the
+# first libxl call.
+
+LIBS += xengpu
+libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c
+libxengpu_LDLIBS := $(call pkg_libs,yajl)
+
+PROGRAMS += xengpu
+xengpu_SRCS := toolstack/main.c
+xengpu_LIBS := xengpu xengpu-pciback
+xengpu_INSTALLDIR = $(SBINDIR)

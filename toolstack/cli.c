@@ -1,0 +1,354 @@
+/*
+ * cli.c - option parsing and the list/show verbs.
+ *
+ * Only verbs that work are listed; the others in design.md arrive with
+ * the code that implements them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "inventory.h"
+#include "pciback-helper/host.h"
+#include "pciback-helper/util.h"
+
+struct cli {
+    FILE *out, *err;
+    const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
+    const char *state_dir;  /* unused until prepare/release */
+    bool json, verbose, help;
+    xentoollog_logger *lg;
+};
+
+struct verb {
+    const char *name;
+    int (*run)(struct cli *cli, int argc, char **argv);
+    const char *args;
+    const char *summary;
+};
+
+static int cmd_list(struct cli *cli, int argc, char **argv);
+static int cmd_show(struct cli *cli, int argc, char **argv);
+
+static const struct verb verbs[] = {
+    { "list", cmd_list, "[--json]", "show the host's GPU cards" },
+    { "show", cmd_show, "[--json] CARD",
+      "show one card; CARD is any of its functions' addresses or its slot" },
+};
+
+static const struct option options[] = {
+    { "sysfs-root", required_argument, NULL, 'r' },
+    { "state-dir", required_argument, NULL, 's' },
+    { "json", no_argument, NULL, 'j' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: xengpu [--sysfs-root DIR] [--state-dir DIR] [-v] "
+               "VERB [ARGS]\n\nverbs:\n");
+    for (i = 0; i < ARRAY_SIZE(verbs); i++)
+        fprintf(f, "  %s %s\n      %s\n", verbs[i].name, verbs[i].args,
+                verbs[i].summary);
+    fprintf(f, "\noptions:\n"
+               "  --sysfs-root DIR  read sysfs from DIR (default "
+               "$XENGPU_SYSFS_ROOT, else /sys)\n"
+               "  --state-dir DIR   state directory (default "
+               "$XENGPU_STATE_DIR, else /var/lib/xengpu)\n"
+               "  --json            print JSON instead of text\n"
+               "  -v, --verbose     log more\n"
+               "  -h, --help        print this help (also after a verb)\n"
+               "\nexit status: 0 success, 1 refused or failed, 2 bad "
+               "usage\n");
+}
+
+static int bad_usage(struct cli *cli, const char *what, const char *arg)
+{
+    fprintf(cli->err, "xengpu: %s%s%s\nTry 'xengpu --help'.\n", what,
+            arg ? ": " : "", arg ? arg : "");
+    return XENGPU_EXIT_USAGE;
+}
+
+/* Parse options from ARGV[optind]; STOP_AT_VERB for the global ones. */
+static int parse_options(struct cli *cli, int argc, char **argv,
+                         bool stop_at_verb)
+{
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, stop_at_verb ? "+vh" : "vh", options,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            cli->sysfs_root = optarg;
+            break;
+        case 's':
+            cli->state_dir = optarg;
+            break;
+        case 'j':
+            cli->json = true;
+            break;
+        case 'v':
+            cli->verbose = true;
+            break;
+        case 'h':
+            cli->help = true;
+            break;
+        default:
+            return bad_usage(cli, "unknown or incomplete option",
+                             argv[optind - 1]);
+        }
+    }
+    return XENGPU_EXIT_OK;
+}
+
+static int discover(struct cli *cli, xengpu_host **host_r)
+{
+    int fd, rc;
+
+    rc = xengpu_sysfs_open_root(cli->sysfs_root, cli->lg, &fd);
+    if (rc) return rc;
+    rc = xengpu_host_discover(fd, cli->lg, host_r);
+    close(fd);
+    return rc;
+}
+
+static int print_json(struct cli *cli, int rc, char *json)
+{
+    if (rc) {
+        fprintf(cli->err, "xengpu: cannot generate JSON\n");
+        return XENGPU_EXIT_FAIL;
+    }
+    fputs(json, cli->out);
+    free(json);
+    return XENGPU_EXIT_OK;
+}
+
+static void notes(const xengpu_card *card, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s%s", card->boot_vga ? " boot-vga" : "",
+             card->is_vf ? " vf" : "", card->dead ? " fell-off-bus" : "",
+             card->reset_quirk ? " reset-quirk" : "",
+             card->shares_with ? " shares-iommu-with:" : "",
+             card->shares_with ? card->shares_with->name : "");
+}
+
+static void list_text(struct cli *cli, const xengpu_host *host)
+{
+    const xengpu_card *card;
+    char note[128];
+    size_t i;
+
+    fprintf(cli->out, "%-13s %-9s %-6s %3s %-15s %-8s %-8s %s\n", "CARD", "ID",
+            "CLASS", "FNS", "RESET", "ISOLATED", "STATE", "NOTES");
+    for (i = 0; i < xengpu_host_ncards(host); i++) {
+        card = xengpu_host_card(host, i);
+        notes(card, note, sizeof(note));
+        fprintf(cli->out, "%-13s %04x:%04x %06x %3zu %-15s %-8s %-8s %s\n",
+                card->fns[0]->name, card->fns[0]->vendor, card->fns[0]->device,
+                card->fns[0]->class, card->nfns,
+                xengpu_reset_name(card->reset), card->isolated ? "yes" : "no",
+                xengpu_card_state_name(card->state), note[0] ? note + 1 : "-");
+    }
+}
+
+static int cmd_list(struct cli *cli, int argc, char **argv)
+{
+    xengpu_host *host = NULL;
+    char *json = NULL;
+    int rc;
+
+    (void)argv;
+    if (argc > 0) return bad_usage(cli, "list takes no arguments", argv[0]);
+    if (discover(cli, &host)) return XENGPU_EXIT_FAIL;
+    if (cli->json) {
+        rc = xengpu_inventory_json(host, true, &json);
+        rc = print_json(cli, rc, json);
+    } else {
+        list_text(cli, host);
+        rc = XENGPU_EXIT_OK;
+    }
+    xengpu_host_free(host);
+    return rc;
+}
+
+static void human_size(uint64_t size, char *buf, size_t len)
+{
+    static const char units[] = "KMGTPE";
+    int u = -1;
+
+    while (size >= 1024 && !(size % 1024) && u < 5) {
+        size /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, len, "%llu", (unsigned long long)size);
+    else
+        snprintf(buf, len, "%llu%c", (unsigned long long)size, units[u]);
+}
+
+static void show_bars(struct cli *cli, const xengpu_pcidev *dev)
+{
+    const xengpu_bar *bar;
+    char size[24];
+    unsigned i;
+
+    for (i = 0; dev->res_known && i < dev->res.nbars; i++) {
+        bar = &dev->res.bars[i];
+        human_size(bar->size, size, sizeof(size));
+        fprintf(cli->out, "      BAR%u %s %s%s%s\n", bar->index,
+                bar->assigned ? size : "unassigned",
+                bar->io     ? "io"
+                : bar->is64 ? "mem64"
+                            : "mem32",
+                bar->prefetch ? " prefetchable" : "",
+                dev->res.has_rom && i + 1 == dev->res.nbars ? " (+ROM)" : "");
+    }
+}
+
+static void show_function(struct cli *cli, const xengpu_pcidev *dev)
+{
+    fprintf(cli->out, "    %s %04x:%04x class %06x driver %s reset %s",
+            dev->name, dev->vendor, dev->device, dev->class,
+            dev->driver ? dev->driver : "-", xengpu_reset_name(dev->reset));
+    if (dev->iommu_group >= 0)
+        fprintf(cli->out, " iommu_group %d", dev->iommu_group);
+    fprintf(cli->out, "%s\n", dev->dead ? " FELL OFF THE BUS" : "");
+    show_bars(cli, dev);
+}
+
+static void show_text(struct cli *cli, const xengpu_card *card)
+{
+    size_t i;
+
+    fprintf(cli->out, "card %s (%04x:%04x, class %06x)%s\n",
+            card->fns[0]->name, card->primary->vendor, card->primary->device,
+            card->primary->class, card->is_vf ? ", SR-IOV VF" : "");
+    fprintf(cli->out, "  state:    %s\n", xengpu_card_state_name(card->state));
+    fprintf(cli->out, "  reset:    %s%s\n", xengpu_reset_name(card->reset),
+            card->reset_quirk ? " (model known to misbehave on reset)" : "");
+    fprintf(cli->out, "  isolated: %s (%s)%s%s\n",
+            card->isolated ? "yes" : "no",
+            card->groups_from_sysfs ? "IOMMU groups" : "PCIe topology/ACS",
+            card->shares_with ? ", shares with " : "",
+            card->shares_with ? card->shares_with->name : "");
+    fprintf(cli->out, "  boot VGA: %s\n", card->boot_vga ? "yes" : "no");
+    for (i = 0; i < card->nupstream; i++)
+        fprintf(cli->out, "  upstream: %s%s\n", card->upstream[i]->name,
+                i < card->nswitch_ports ? " (on-card switch port)" : "");
+    fprintf(cli->out, "  functions:\n");
+    for (i = 0; i < card->nfns; i++)
+        show_function(cli, card->fns[i]);
+}
+
+static int find_card(struct cli *cli, const xengpu_host *host, const char *arg,
+                     const xengpu_card **card_r)
+{
+    xengpu_bdf bdf;
+    size_t i;
+
+    if (!xengpu_bdf_parse(arg, 0, &bdf)) {
+        *card_r = xengpu_host_find_card(host, &bdf);
+    } else if (!xengpu_slot_parse(arg, 0, &bdf)) {
+        *card_r = NULL;
+        for (i = 0; i < xengpu_host_ncards(host) && !*card_r; i++)
+            if (xengpu_bdf_same_slot(&xengpu_host_card(host, i)->fns[0]->bdf,
+                                     &bdf))
+                *card_r = xengpu_host_card(host, i);
+    } else {
+        return bad_usage(cli, "not a PCI address (DDDD:BB:DD.F or BB:DD)",
+                         arg);
+    }
+    if (*card_r) return XENGPU_EXIT_OK;
+    fprintf(cli->err,
+            "xengpu: show: no GPU card has a function at %s; "
+            "'xengpu list' shows the cards\n",
+            arg);
+    return XENGPU_EXIT_FAIL;
+}
+
+static int cmd_show(struct cli *cli, int argc, char **argv)
+{
+    const xengpu_card *card = NULL;
+    xengpu_host *host = NULL;
+    char *json = NULL;
+    int rc;
+
+    if (argc != 1) return bad_usage(cli, "show needs exactly one CARD", NULL);
+    if (xengpu_bdf_parse(argv[0], 0, &(xengpu_bdf){ 0 }) &&
+        xengpu_slot_parse(argv[0], 0, &(xengpu_bdf){ 0 }))
+        return bad_usage(cli, "not a PCI address (DDDD:BB:DD.F or BB:DD)",
+                         argv[0]);
+    if (discover(cli, &host)) return XENGPU_EXIT_FAIL;
+    rc = find_card(cli, host, argv[0], &card);
+    if (rc) goto out;
+    if (cli->json) {
+        rc = xengpu_card_json(host, card, true, &json);
+        rc = print_json(cli, rc, json);
+    } else {
+        show_text(cli, card);
+    }
+out:
+    xengpu_host_free(host);
+    return rc;
+}
+
+static const struct verb *find_verb(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(verbs); i++)
+        if (!strcmp(verbs[i].name, name)) return &verbs[i];
+    return NULL;
+}
+
+static int run_verb(struct cli *cli, int argc, char **argv)
+{
+    const struct verb *verb = find_verb(argv[0]);
+    int rc;
+
+    if (!verb) return bad_usage(cli, "unknown verb", argv[0]);
+    optind = 0; /* glibc: full reinitialisation for the verb's options */
+    rc = parse_options(cli, argc, argv, false);
+    if (rc) return rc;
+    if (cli->help) {
+        fprintf(cli->out, "usage: xengpu %s %s\n  %s\n", verb->name,
+                verb->args, verb->summary);
+        return XENGPU_EXIT_OK;
+    }
+    cli->lg = (xentoollog_logger *)xtl_createlogger_stdiostream(
+        cli->err, cli->verbose ? XTL_DEBUG : XTL_WARN, 0);
+    if (!cli->lg) xengpu__oom();
+    rc = verb->run(cli, argc - optind, argv + optind);
+    xtl_logger_destroy(cli->lg);
+    return rc;
+}
+
+int xengpu_cli(int argc, char **argv, FILE *out, FILE *err)
+{
+    struct cli cli = { .out = out, .err = err };
+    int rc;
+
+    optind = 0;
+    rc = parse_options(&cli, argc, argv, true);
+    if (rc) return rc;
+    if (optind >= argc) {
+        if (cli.help) {
+            usage(out);
+            return XENGPU_EXIT_OK;
+        }
+        usage(err);
+        return XENGPU_EXIT_USAGE;
+    }
+    rc = run_verb(&cli, argc - optind, argv + optind);
+    fflush(out);
+    return rc;
+}
