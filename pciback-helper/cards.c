@@ -181,5 +181,6 @@ void xengpu__build_cards(xengpu_host *host)
         if (!host->devs[i].is_vf && slot_seen(host, i)) continue;
         add_card(host, i, &cap);
     }
-    qsort(host->cards, host->ncards, sizeof(*host->cards), cmp_card);
+    if (host->ncards)
+        qsort(host->cards, host->ncards, sizeof(*host->cards), cmp_card);
 }

@@ -102,7 +102,8 @@ static int read_devices(xengpu_host *host, int root_fd)
         LOGE(host->lg, ERROR, -rc, "cannot list %s", SYSFS_PCI_DEVICES);
         goto out;
     }
-    qsort(host->devs, host->ndevs, sizeof(*host->devs), cmp_dev);
+    if (host->ndevs)
+        qsort(host->devs, host->ndevs, sizeof(*host->devs), cmp_dev);
     rc = 0;
 out:
     if (dir) closedir(dir);

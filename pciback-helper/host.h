@@ -92,8 +92,10 @@ struct xengpu_pcidev {
 
     /*
      * Reset.  reset_methods is a bitmask (1u << xengpu_reset) of what the
-     * kernel's reset_method file lists, valid when reset_method_known;
-     * otherwise reset is computed from capabilities and topology.
+     * kernel's reset_method file lists, valid when reset_method_known.
+     * When no function of the host has that file (kernels before 5.15,
+     * some snapshots) reset is computed from capabilities and topology;
+     * when some do, a function without it has none.
      */
     bool reset_method_known;
     unsigned reset_methods;

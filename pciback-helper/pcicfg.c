@@ -72,7 +72,6 @@ static void cap_pcie(const struct buf *b, size_t pos, xengpu_pcicfg *c)
 {
     uint16_t flags;
 
-    if (!has(b, pos, 0x08)) return;
     flags = rd16(b, pos + 0x02);
     c->has_pcie = true;
     c->pcie_version = flags & 0xf;
@@ -88,15 +87,29 @@ static void cap_pcie(const struct buf *b, size_t pos, xengpu_pcicfg *c)
     c->link_width = (rd16(b, pos + 0x12) >> 4) & 0x3f;
 }
 
+/* Bytes of each decoded capability that must be present to use it. */
+static size_t std_cap_len(uint8_t id)
+{
+    switch (id) {
+    case CAP_PCIE:
+        return 0x08;
+    case CAP_PM:
+        return 0x06;
+    case CAP_AF:
+        return 0x04;
+    }
+    return 2;
+}
+
 static void std_cap(const struct buf *b, uint8_t id, size_t pos,
                     xengpu_pcicfg *c)
 {
     if (id == CAP_PCIE && !c->has_pcie) {
         cap_pcie(b, pos, c);
-    } else if (id == CAP_PM && !c->has_pm && has(b, pos, 0x06)) {
+    } else if (id == CAP_PM && !c->has_pm) {
         c->has_pm = true;
         c->pm_no_soft_reset = rd16(b, pos + 0x04) & 0x0008;
-    } else if (id == CAP_AF && !c->has_af && has(b, pos, 0x04)) {
+    } else if (id == CAP_AF && !c->has_af) {
         c->has_af = true;
         /* Linux uses AF FLR only when Transactions Pending is there. */
         c->af_flr = (b->p[pos + 3] & 0x03) == 0x03;
@@ -128,6 +141,8 @@ static void walk_std(const struct buf *b, xengpu_pcicfg *c)
             c->caps_complete = true;
             return;
         }
+        /* A capability cut short leaves the list incomplete. */
+        if (!has(&std, pos, std_cap_len(id))) return;
         std_cap(&std, id, pos, c);
         pos = std.p[pos + 1];
     }

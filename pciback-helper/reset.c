@@ -117,16 +117,25 @@ static xengpu_reset first_method(unsigned mask)
     return XENGPU_RESET_NONE;
 }
 
+/*
+ * The kernel shows reset_method only for functions it can reset, so once
+ * any function has the file, a function without it has no method.
+ */
 void xengpu__host_function_resets(xengpu_host *host)
 {
+    bool kernel_knows = false;
     xengpu_pcidev *dev;
     size_t i;
 
+    for (i = 0; i < host->ndevs; i++)
+        kernel_knows |= host->devs[i].reset_method_known;
     for (i = 0; i < host->ndevs; i++) {
         dev = &host->devs[i];
         dev->reset_quirk = reset_quirk(dev);
         if (dev->reset_method_known)
             dev->reset = first_method(dev->reset_methods);
+        else if (kernel_knows)
+            dev->reset = XENGPU_RESET_NONE;
         else
             dev->reset = computed_reset(host, dev);
     }

@@ -5,3 +5,11 @@
 
 UNIT_TESTS += test-bdf
 test-bdf_SRCS := tests/unit/test-bdf.c pciback-helper/bdf.c
+
+FAKE_SYSFS_SRCS := tests/unit/fake-sysfs.c tests/unit/realcards.c \
+	tests/unit/capture-log.c
+
+UNIT_TESTS += test-host
+test-host_SRCS := tests/unit/test-host.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu-pciback_SRCS)
+test-host_LDLIBS := $(libxengpu-pciback_LDLIBS)
