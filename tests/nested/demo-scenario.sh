@@ -1,0 +1,40 @@
+# The story `make demo` tells, run inside the nested dom0.  Lines starting
+# with "@@SAY" are narration, "| " lines are command output shown to the
+# user.
+. /mnt/share/lib.sh
+say() { echo "@@SAY $*"; }
+show() { # "COMMAND LINE": run it with sh -c and show its output indented
+	echo "@@SAY \$ $1"
+	sh -c "$1" 2>&1 | sed 's/^/| /'
+}
+say ""
+say "== Xen is up, with the IOMMU on:"
+show "xl info | grep -E '^(xen_version|virt_caps)'"
+show "xl dmesg | grep -E 'I/O virtualisation|Interrupt remapping enabled'"
+say ""
+say "== The host's GPUs, every function of each card:"
+if command -v xengpu >/dev/null 2>&1; then
+	show "xengpu list"
+else
+	show "lspci -nn -d ::0300; lspci -nn -d ::0403"
+fi
+say ""
+say "== Give card 0000:01:00 (both functions) to a PV guest:"
+show "xl pci-assignable-add $GPU0"
+show "xl pci-assignable-add $AUD0"
+show "xl pci-assignable-list"
+cp /root/pv.cfg /tmp/pv.cfg
+echo "pci = [ '$GPU0', '$AUD0' ]" >>/tmp/pv.cfg
+mark
+show "xl create /tmp/pv.cfg 2>&1 | grep -v 'reset'"
+say ""
+say "== The guest's own view of its PCI bus (its console):"
+if waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
+	say "    $(since | grep DOMU-PCI | tail -n 1)"
+	say ""
+	say "== The guest sees the GPU and its audio function."
+	pass demo
+else
+	fail demo "the guest did not see the card"
+fi
+timeout 60 xl destroy pv1
