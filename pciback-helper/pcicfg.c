@@ -148,14 +148,25 @@ static void walk_std(const struct buf *b, xengpu_pcicfg *c)
     }
 }
 
+static size_t ext_cap_len(uint16_t id)
+{
+    switch (id) {
+    case EXT_ACS:
+        return 0x08;
+    case EXT_SRIOV:
+        return 0x1c;
+    }
+    return 4;
+}
+
 static void ext_cap(const struct buf *b, uint16_t id, size_t pos,
                     xengpu_pcicfg *c)
 {
-    if (id == EXT_ACS && !c->has_acs && has(b, pos, 0x08)) {
+    if (id == EXT_ACS && !c->has_acs) {
         c->has_acs = true;
         c->acs_cap = rd16(b, pos + 0x04);
         c->acs_ctrl = rd16(b, pos + 0x06);
-    } else if (id == EXT_SRIOV && !c->has_sriov && has(b, pos, 0x1c)) {
+    } else if (id == EXT_SRIOV && !c->has_sriov) {
         c->has_sriov = true;
         c->sriov_total = rd16(b, pos + 0x0e);
         c->sriov_num = rd16(b, pos + 0x10);
@@ -182,6 +193,7 @@ static void walk_ext(const struct buf *b, xengpu_pcicfg *c)
             c->ext_complete = true;
             return;
         }
+        if (!has(b, pos, ext_cap_len((uint16_t)(hdr & 0xffff)))) return;
         ext_cap(b, (uint16_t)(hdr & 0xffff), pos, c);
         pos = (hdr >> 20) & ~(uint32_t)3;
         if (pos < CFG_STD_LEN) {

@@ -50,7 +50,8 @@ static int parse_line(const char *s, const char *end, struct line *l)
         hexnum(&s, end, &l->end) || s >= end || *s++ != ' ' ||
         hexnum(&s, end, &l->flags) || s != end)
         return -EINVAL;
-    if (l->end < l->start) return -EINVAL;
+    /* A resource spanning all 2^64 bytes has no size we can hold. */
+    if (l->end < l->start || l->end - l->start == UINT64_MAX) return -EINVAL;
     return 0;
 }
 
@@ -60,7 +61,7 @@ static xengpu_bar to_bar(unsigned index, const struct line *l)
 
     bar.assigned = (l->start || l->end) && !(l->flags & IORESOURCE_UNSET);
     if (l->start || l->end) bar.size = l->end - l->start + 1;
-    bar.io = l->flags & IORESOURCE_IO;
+    bar.io = (l->flags & IORESOURCE_IO) && !(l->flags & IORESOURCE_MEM);
     bar.is64 = (l->flags & IORESOURCE_MEM) && (l->flags & IORESOURCE_MEM_64);
     bar.prefetch =
         (l->flags & IORESOURCE_MEM) && (l->flags & IORESOURCE_PREFETCH);
@@ -89,10 +90,9 @@ int xengpu_resource_parse(const char *text, size_t len,
 
     memset(res_r, 0, sizeof(*res_r));
     for (i = 0; p < end; i++) {
-        if (i == MAX_LINES) return -EINVAL;
         nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) nl = end;
-        if (parse_line(p, nl, &l)) {
+        if (i == MAX_LINES || parse_line(p, nl, &l)) {
             memset(res_r, 0, sizeof(*res_r));
             return -EINVAL;
         }

@@ -4,3 +4,9 @@
 
 FUZZERS += bdf
 fuzz-bdf_SRCS := tests/fuzz/fuzz-bdf.c pciback-helper/bdf.c
+
+FUZZERS += pcicfg
+fuzz-pcicfg_SRCS := tests/fuzz/fuzz-pcicfg.c pciback-helper/pcicfg.c
+
+FUZZERS += resource
+fuzz-resource_SRCS := tests/fuzz/fuzz-resource.c pciback-helper/resource.c

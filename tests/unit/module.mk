@@ -13,3 +13,7 @@ UNIT_TESTS += test-host
 test-host_SRCS := tests/unit/test-host.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu-pciback_SRCS)
 test-host_LDLIBS := $(libxengpu-pciback_LDLIBS)
+
+UNIT_TESTS += test-pcicfg
+test-pcicfg_SRCS := tests/unit/test-pcicfg.c tests/unit/fake-sysfs.c \
+	pciback-helper/pcicfg.c pciback-helper/resource.c
