@@ -134,6 +134,7 @@ typedef struct xengpu_card {
     bool groups_from_sysfs;           /* else computed from topology */
     const xengpu_pcidev *shares_with; /* a non-card function in the
                                        * card's group, or NULL */
+    const char *not_isolated_why;     /* static text, NULL if isolated */
     xengpu_card_state state;
 } xengpu_card;
 

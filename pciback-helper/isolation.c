@@ -156,14 +156,14 @@ static void card_isolation(const xengpu_host *host, const size_t *gid,
     for (f = 0; f < card->nfns; f++) {
         fi = (size_t)(card->fns[f] - host->devs);
         if (host->sysfs_groups && card->fns[f]->iommu_group < 0) {
-            /* Not behind any IOMMU Linux knows of. */
             card->isolated = false;
+            card->not_isolated_why = "a function has no IOMMU group";
             continue;
         }
         if (!host->sysfs_groups && !card->fns[f]->on_root_bus &&
             !card->fns[f]->parent) {
-            /* Topology unknown: cannot tell what shares the context. */
             card->isolated = false;
+            card->not_isolated_why = "upstream topology unknown";
             continue;
         }
         for (j = 0; j < host->ndevs; j++) {
@@ -171,6 +171,7 @@ static void card_isolation(const xengpu_host *host, const size_t *gid,
             if (host->devs[j].is_bridge || in_card(card, &host->devs[j]))
                 continue;
             card->isolated = false;
+            card->not_isolated_why = "shares its IOMMU context";
             if (!card->shares_with) card->shares_with = &host->devs[j];
         }
     }

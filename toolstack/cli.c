@@ -235,10 +235,12 @@ static void show_text(struct cli *cli, const xengpu_card *card)
     fprintf(cli->out, "  state:    %s\n", xengpu_card_state_name(card->state));
     fprintf(cli->out, "  reset:    %s%s\n", xengpu_reset_name(card->reset),
             card->reset_quirk ? " (model known to misbehave on reset)" : "");
-    fprintf(cli->out, "  isolated: %s (%s)%s%s\n",
+    fprintf(cli->out, "  isolated: %s (from %s)%s%s%s%s\n",
             card->isolated ? "yes" : "no",
             card->groups_from_sysfs ? "IOMMU groups" : "PCIe topology/ACS",
-            card->shares_with ? ", shares with " : "",
+            card->not_isolated_why ? ": " : "",
+            card->not_isolated_why ? card->not_isolated_why : "",
+            card->shares_with ? " with " : "",
             card->shares_with ? card->shares_with->name : "");
     fprintf(cli->out, "  boot VGA: %s\n", card->boot_vga ? "yes" : "no");
     for (i = 0; i < card->nupstream; i++)

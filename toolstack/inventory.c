@@ -164,6 +164,7 @@ static void gen_card_detail(yajl_gen g, const xengpu_card *card)
            card->groups_from_sysfs ? "iommu_groups" : "topology");
     kv_str(g, "shares_iommu_with",
            card->shares_with ? card->shares_with->name : NULL);
+    kv_str(g, "not_isolated_why", card->not_isolated_why);
     kv_bool(g, "bus_reset_possible", card->bus_reset_possible);
     kv_bool(g, "reset_quirk", card->reset_quirk);
     kv_bool(g, "fell_off_bus", card->dead);

@@ -17,3 +17,8 @@ test-host_LDLIBS := $(libxengpu-pciback_LDLIBS)
 UNIT_TESTS += test-pcicfg
 test-pcicfg_SRCS := tests/unit/test-pcicfg.c tests/unit/fake-sysfs.c \
 	pciback-helper/pcicfg.c pciback-helper/resource.c
+
+UNIT_TESTS += test-cli
+test-cli_SRCS := tests/unit/test-cli.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS)
+test-cli_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)

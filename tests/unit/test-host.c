@@ -344,6 +344,8 @@ static void test_b550_groups(void **state)
     assert_false(rx550->isolated);
     assert_non_null(rx550->shares_with);
     assert_string_equal(rx550->shares_with->name, "0000:02:00.0");
+    assert_string_equal(rx550->not_isolated_why, "shares its IOMMU context");
+    assert_null(navi->not_isolated_why);
     assert_true(rx550->reset_quirk);
     assert_true(rx550->boot_vga);
 }
@@ -622,6 +624,8 @@ static void test_parent_loop(void **state)
     dev = dev_at(c->host, "0000:01:00.0");
     assert_null(dev->parent);
     assert_true(capture_log_has(&c->log, "form a loop"));
+    assert_string_equal(card_at(c->host, "0000:01:00.0")->not_isolated_why,
+                        "upstream topology unknown");
     /* Topology that cannot be trusted never counts as isolated. */
     assert_false(card_at(c->host, "0000:01:00.0")->isolated);
     assert_false(card_at(c->host, "0000:02:00.0")->isolated);
