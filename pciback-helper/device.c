@@ -34,7 +34,7 @@ static void warn_attr(xentoollog_logger *lg, const xengpu_pcidev *dev,
 
 static void read_ids(int dfd, xentoollog_logger *lg, xengpu_pcidev *dev)
 {
-    uint64_t v, d, c, sv = 0, sd = 0;
+    uint64_t v, d, c;
     int rc;
 
     rc = xengpu__sysfs_read_uint(dfd, SYSFS_DEV_VENDOR, 0xffff, &v);
@@ -44,15 +44,10 @@ static void read_ids(int dfd, xentoollog_logger *lg, xengpu_pcidev *dev)
         LOGE(lg, WARN, -rc, "%s: vendor/device/class unreadable", dev->name);
         return;
     }
-    /* Subsystem ids are informational only. */
-    xengpu__sysfs_read_uint(dfd, SYSFS_DEV_SUBSYS_VENDOR, 0xffff, &sv);
-    xengpu__sysfs_read_uint(dfd, SYSFS_DEV_SUBSYS_DEVICE, 0xffff, &sd);
     dev->ids_known = true;
     dev->vendor = (uint16_t)v;
     dev->device = (uint16_t)d;
     dev->class = (uint32_t)c;
-    dev->subsys_vendor = (uint16_t)sv;
-    dev->subsys_device = (uint16_t)sd;
 }
 
 static void read_config(int dfd, xentoollog_logger *lg, xengpu_pcidev *dev)

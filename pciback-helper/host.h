@@ -65,7 +65,6 @@ struct xengpu_pcidev {
     bool ids_known;
     uint16_t vendor, device;
     uint32_t class;
-    uint16_t subsys_vendor, subsys_device;
 
     /* Configuration space; cfg.header false when it was unreadable. */
     xengpu_pcicfg cfg;

@@ -18,8 +18,6 @@
 #define SYSFS_DEV_VENDOR "vendor"
 #define SYSFS_DEV_DEVICE "device"
 #define SYSFS_DEV_CLASS "class"
-#define SYSFS_DEV_SUBSYS_VENDOR "subsystem_vendor"
-#define SYSFS_DEV_SUBSYS_DEVICE "subsystem_device"
 #define SYSFS_DEV_CONFIG "config"
 #define SYSFS_DEV_RESOURCE "resource"
 #define SYSFS_DEV_DRIVER "driver"

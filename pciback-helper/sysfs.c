@@ -46,6 +46,8 @@ int xengpu__sysfs_read(int dirfd, const char *name, void *buf, size_t size,
         }
         if (r == 0) break;
         len += (size_t)r;
+        /* Only regular files get here: a short read is end of file. */
+        if ((size_t)r < size - (len - (size_t)r)) break;
     }
     *len_r = len;
     rc = 0;
