@@ -16,3 +16,20 @@ libxengpu-pciback_SRCS := \
 	pciback-helper/sysfs.c \
 	pciback-helper/util.c
 libxengpu-pciback_LDLIBS := -lxentoollog
+
+# Prepare/release/recover: the state directory, the journal and the
+# engine over libxl.  A library of its own so that code which only reads
+# the host (the unit tests of discovery, `xengpu list`) needs no libxl.
+LIBS += xengpu-pciback-ops
+libxengpu-pciback-ops_SRCS := \
+	pciback-helper/pciback.c \
+	pciback-helper/state.c
+libxengpu-pciback-ops_LDLIBS := -lxenlight -lxentoollog \
+	$(call pkg_libs,yajl)
+
+# The privileged helper: the only program that writes sysfs.
+PROGRAMS += xengpu-pciback
+xengpu-pciback_SRCS := pciback-helper/xengpu-pciback.c
+xengpu-pciback_LIBS := xengpu-pciback-ops xengpu-pciback
+xengpu-pciback_LDLIBS := $(libxengpu-pciback-ops_LDLIBS)
+xengpu-pciback_INSTALLDIR = $(SBINDIR)

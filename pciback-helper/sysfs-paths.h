@@ -29,4 +29,15 @@
 #define SYSFS_DEV_SRIOV_NUMVFS "sriov_numvfs"
 #define SYSFS_DEV_PHYSFN "physfn"
 
+/*
+ * Drivers.  The only sysfs files xengpu writes: "bind" of a function's
+ * recorded original driver (a name checked by xengpu_driver_name_ok()),
+ * and pciback's "unbind" and "remove_slot" when libxl cannot let go.
+ */
+#define SYSFS_PCI_DRIVERS "bus/pci/drivers"
+#define SYSFS_PCIBACK_DIR "bus/pci/drivers/pciback"
+#define SYSFS_PCIBACK_UNBIND "bus/pci/drivers/pciback/unbind"
+#define SYSFS_PCIBACK_REMOVE_SLOT "bus/pci/drivers/pciback/remove_slot"
+#define SYSFS_DRIVER_BIND "bind"
+
 #endif /* XENGPU_SYSFS_PATHS_H */
