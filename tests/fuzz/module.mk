@@ -10,3 +10,8 @@ fuzz-pcicfg_SRCS := tests/fuzz/fuzz-pcicfg.c pciback-helper/pcicfg.c
 
 FUZZERS += resource
 fuzz-resource_SRCS := tests/fuzz/fuzz-resource.c pciback-helper/resource.c
+
+FUZZERS += cardrec
+fuzz-cardrec_SRCS := tests/fuzz/fuzz-cardrec.c pciback-helper/state.c \
+	pciback-helper/bdf.c pciback-helper/util.c
+fuzz-cardrec_LDLIBS := -lxentoollog $(call pkg_libs,yajl)

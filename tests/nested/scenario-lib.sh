@@ -86,8 +86,7 @@ waitfor() { # PATTERN SECONDS
 # check_guest NAME PATTERN SECONDS: a check that the guest printed PATTERN.
 check_guest() {
 	if waitfor "$2" "$3"; then
-		pass "$1" "$(since | grep -- "$2" | tail -n 1 | tr -cd '[:print:]' |
-			sed 's/.*\(DOMU\)/\1/' | cut -c1-120)"
+		pass "$1" "$(since | grep -- "$2" | tail -n 1 | sed 's/[^ -~]//g; s/.*\(DOMU\)/\1/' | cut -c1-120)"
 	else
 		fail "$1" "guest console shows no '$2' within $3s; last: $(since | tail -n 1 | cut -c1-120)"
 		return 1

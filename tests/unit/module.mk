@@ -22,3 +22,12 @@ UNIT_TESTS += test-cli
 test-cli_SRCS := tests/unit/test-cli.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS)
 test-cli_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+UNIT_TESTS += test-pciback
+test-pciback_SRCS := tests/unit/test-pciback.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu-pciback_SRCS) $(libxengpu-pciback-ops_SRCS)
+test-pciback_LDLIBS := $(libxengpu-pciback-ops_LDLIBS)
+test-pciback_WRAP := libxl_ctx_alloc libxl_ctx_free \
+	libxl_device_pci_assignable_add libxl_device_pci_assignable_remove \
+	libxl_list_domain libxl_dominfo_list_free libxl_device_pci_list \
+	libxl_device_pci_list_free
