@@ -13,6 +13,7 @@ libxengpu-pciback_SRCS := \
 	pciback-helper/pcicfg.c \
 	pciback-helper/reset.c \
 	pciback-helper/resource.c \
+	pciback-helper/snapshot.c \
 	pciback-helper/sysfs.c \
 	pciback-helper/util.c
 libxengpu-pciback_LDLIBS := -lxentoollog

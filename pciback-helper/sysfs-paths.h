@@ -30,6 +30,23 @@
 #define SYSFS_DEV_PHYSFN "physfn"
 
 /*
+ * What `xengpu snapshot` copies besides the attributes above: the rest
+ * of what lspci's linux-sysfs method reads, and what a bug report needs.
+ * Never resourceN, rom or vpd: reading those reaches the device itself.
+ */
+#define SYSFS_DEV_SNAPSHOT_EXTRA                                             \
+    "subsystem_vendor", "subsystem_device", "revision", "irq", "enable",     \
+        "modalias", "label", "index", "acpi_index", "local_cpus",            \
+        "local_cpulist", "current_link_speed", "current_link_width",         \
+        "max_link_speed", "max_link_width", "sriov_offset", "sriov_stride",  \
+        "sriov_vf_device", "sriov_drivers_autoprobe", "msi_bus",             \
+        "ari_enabled", "d3cold_allowed", "power_state",                      \
+        "broken_parity_status", "dma_mask_bits", "consistent_dma_mask_bits", \
+        "driver_override"
+/* The device tree that bus/pci/devices links point into. */
+#define SYSFS_DEVICES "devices"
+
+/*
  * Drivers.  The only sysfs files xengpu writes: "bind" of a function's
  * recorded original driver (a name checked by xengpu_driver_name_ok()),
  * and pciback's "unbind" and "remove_slot" when libxl cannot let go.

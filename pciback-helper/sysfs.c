@@ -10,7 +10,7 @@
 
 #include "sysfs.h"
 
-static int open_attr(int dirfd, const char *name)
+static int open_attr(int dirfd, const char *name, uint64_t *claimed_r)
 {
     struct stat st;
     int fd;
@@ -25,17 +25,24 @@ static int open_attr(int dirfd, const char *name)
         close(fd);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
+    if (claimed_r) *claimed_r = (uint64_t)st.st_size;
     return fd;
 }
 
 int xengpu__sysfs_read(int dirfd, const char *name, void *buf, size_t size,
                        size_t *len_r)
 {
+    return xengpu__sysfs_read_claimed(dirfd, name, buf, size, len_r, NULL);
+}
+
+int xengpu__sysfs_read_claimed(int dirfd, const char *name, void *buf,
+                               size_t size, size_t *len_r, uint64_t *claimed_r)
+{
     size_t len = 0;
     ssize_t r;
     int fd, rc;
 
-    fd = open_attr(dirfd, name);
+    fd = open_attr(dirfd, name, claimed_r);
     if (fd < 0) return fd;
     while (len < size) {
         r = read(fd, (char *)buf + len, size - len);

@@ -26,6 +26,16 @@ int xengpu__sysfs_read(int dirfd, const char *name, void *buf, size_t size,
                        size_t *len_r);
 
 /*
+ * As xengpu__sysfs_read(), also giving in *claimed_r (when not NULL) the
+ * size the file's inode claims.  Reading fewer bytes than claimed is how
+ * a truncated attribute shows: "config" claims 256 or 4096 bytes but
+ * Linux lets a reader without CAP_SYS_ADMIN see only the first 64.
+ */
+int xengpu__sysfs_read_claimed(int dirfd, const char *name, void *buf,
+                               size_t size, size_t *len_r,
+                               uint64_t *claimed_r);
+
+/*
  * Read a text attribute into BUF (SIZE >= 1), NUL-terminated, with one
  * trailing newline removed.  -EFBIG when it does not fit, -EINVAL when
  * it contains a NUL byte.
