@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "inventory.h"
 #include "pciback-helper/host.h"
+#include "pciback-helper/snapshot.h"
 #include "pciback-helper/util.h"
 
 struct cli {
@@ -33,11 +34,16 @@ struct verb {
 
 static int cmd_list(struct cli *cli, int argc, char **argv);
 static int cmd_show(struct cli *cli, int argc, char **argv);
+static int cmd_snapshot(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
     { "show", cmd_show, "[--json] CARD",
       "show one card; CARD is any of its functions' addresses or its slot" },
+    { "snapshot", cmd_snapshot, "DIR",
+      "copy the sysfs attributes of every PCI device into DIR (new or\n"
+      "      empty) for a bug report; `xengpu --sysfs-root DIR list` reads\n"
+      "      it back.  Run as root: others see only 64 bytes of config" },
 };
 
 static const struct option options[] = {
@@ -301,6 +307,45 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 out:
     xengpu_host_free(host);
     return rc;
+}
+
+static void snapshot_report(struct cli *cli, const char *dir,
+                            const xengpu_snapshot_info *info)
+{
+    fprintf(cli->out, "snapshot of %u PCI functions written to %s\n",
+            info->copied, dir);
+    if (info->skipped)
+        fprintf(cli->err,
+                "xengpu: snapshot: %u PCI functions left out, see the "
+                "warnings above\n",
+                info->skipped);
+    if (info->cfg_short)
+        fprintf(cli->err,
+                "xengpu: snapshot: config space of %u functions is "
+                "incomplete (only %zu bytes readable: Linux shows the rest "
+                "only to root); run 'xengpu snapshot' as root for a "
+                "complete one (see %s/%s)\n",
+                info->cfg_short, info->cfg_short_len, dir,
+                XENGPU_SNAPSHOT_NOTE);
+}
+
+static int cmd_snapshot(struct cli *cli, int argc, char **argv)
+{
+    xengpu_snapshot_info info;
+    int fd, rc;
+
+    if (argc != 1)
+        return bad_usage(cli, "snapshot needs exactly one DIR", NULL);
+    if (cli->json)
+        return bad_usage(cli, "snapshot prints no data; --json does not apply",
+                         NULL);
+    if (xengpu_sysfs_open_root(cli->sysfs_root, cli->lg, &fd))
+        return XENGPU_EXIT_FAIL;
+    rc = xengpu_snapshot_take(fd, argv[0], cli->lg, &info);
+    close(fd);
+    if (rc) return XENGPU_EXIT_FAIL;
+    snapshot_report(cli, argv[0], &info);
+    return XENGPU_EXIT_OK;
 }
 
 static const struct verb *find_verb(const char *name)

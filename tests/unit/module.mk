@@ -31,3 +31,8 @@ test-pciback_WRAP := libxl_ctx_alloc libxl_ctx_free \
 	libxl_device_pci_assignable_add libxl_device_pci_assignable_remove \
 	libxl_list_domain libxl_dominfo_list_free libxl_device_pci_list \
 	libxl_device_pci_list_free
+
+UNIT_TESTS += test-snapshot
+test-snapshot_SRCS := tests/unit/test-snapshot.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS)
+test-snapshot_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
