@@ -25,7 +25,7 @@ LIBS += xengpu-pciback-ops
 libxengpu-pciback-ops_SRCS := \
 	pciback-helper/pciback.c \
 	pciback-helper/state.c
-libxengpu-pciback-ops_LDLIBS := -lxenlight -lxentoollog \
+libxengpu-pciback-ops_LDLIBS := -lxenlight -lxenctrl -lxentoollog \
 	$(call pkg_libs,yajl)
 
 # The privileged helper: the only program that writes sysfs.

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xenctrl.h>
+
 #include "host.h"
 #include "libxl-compat.h"
 #include "pciback.h"
@@ -449,6 +451,119 @@ static int check_prepare(xengpu_pciback *pb, const xengpu_card *card,
     return 0;
 }
 
+/* --- Xen's own view of isolation ------------------------------------------ */
+
+#define XEN_GROUP_MAX 64
+#define XEN_RDM_MAX 32
+
+static bool card_has(const xengpu_card *card, const xengpu_bdf *b)
+{
+    size_t i;
+
+    for (i = 0; i < card->nfns; i++)
+        if (!xengpu_bdf_cmp(&card->fns[i]->bdf, b)) return true;
+    return false;
+}
+
+/* Reserved memory regions (RMRRs) of BDF; -1 when Xen cannot say. */
+static int rdm_of(xc_interface *xch, const xengpu_bdf *b,
+                  struct xen_reserved_device_memory *rdm, uint32_t max)
+{
+    uint32_t n = max;
+
+    if (xc_reserved_device_memory_map(xch, 0, b->domain, b->bus,
+                                      (b->dev << 3) | b->fn, rdm, &n) < 0)
+        return -1;
+    return n > max ? (int)max : (int)n;
+}
+
+static bool rdm_overlap(const struct xen_reserved_device_memory *a, int na,
+                        const struct xen_reserved_device_memory *b, int nb)
+{
+    int i, j;
+
+    for (i = 0; i < na; i++)
+        for (j = 0; j < nb; j++)
+            if (a[i].start_pfn < b[j].start_pfn + b[j].nr_pages &&
+                b[j].start_pfn < a[i].start_pfn + a[i].nr_pages)
+                return true;
+    return false;
+}
+
+/* A device outside CARD whose reserved memory overlaps the card's. */
+static const xengpu_pcidev *
+rdm_sharer(xc_interface *xch, const xengpu_host *host, const xengpu_card *card)
+{
+    struct xen_reserved_device_memory mine[XEN_RDM_MAX], other[XEN_RDM_MAX];
+    int nmine = 0, n, k;
+    size_t i;
+
+    for (i = 0; i < card->nfns && nmine < XEN_RDM_MAX; i++) {
+        n = rdm_of(xch, &card->fns[i]->bdf, mine + nmine, XEN_RDM_MAX - nmine);
+        nmine += n > 0 ? n : 0;
+    }
+    for (i = 0; nmine && i < xengpu_host_ndevs(host); i++) {
+        const xengpu_pcidev *d = xengpu_host_dev(host, i);
+
+        if (card_has(card, &d->bdf)) continue;
+        k = rdm_of(xch, &d->bdf, other, XEN_RDM_MAX);
+        if (k > 0 && rdm_overlap(mine, nmine, other, k)) return d;
+    }
+    return NULL;
+}
+
+/*
+ * Ask Xen which dom0 devices share the card's IOMMU context (its device
+ * group), and whether a device outside the card shares reserved memory
+ * with it (Xen refuses to assign those: "shared RMRR").  Not on Xen
+ * (tests, a host booted without it): nothing to ask, no refusal.
+ */
+static int check_xen(xengpu_pciback *pb, const xengpu_host *host,
+                     const xengpu_card *card)
+{
+    uint32_t sdevs[XEN_GROUP_MAX], n;
+    const xengpu_pcidev *d;
+    xc_interface *xch;
+    size_t i, j;
+    int r = 0;
+
+    xch = xc_interface_open(pb->lg, pb->lg, 0);
+    if (!xch) return 0;
+    for (i = 0; !r && i < card->nfns; i++) {
+        const xengpu_bdf *b = &card->fns[i]->bdf;
+
+        n = 0;
+        if (xc_get_device_group(xch, 0, xengpu_bdf_to_sbdf(b), XEN_GROUP_MAX,
+                                &n, sdevs) < 0)
+            continue; /* no IOMMU: the sysfs checks stand */
+        for (j = 0; j < n && j < XEN_GROUP_MAX; j++) {
+            /* Xen reports bus << 16 | devfn << 8 of the same segment */
+            xengpu_bdf o = { b->domain, (sdevs[j] >> 16) & 0xff,
+                             (sdevs[j] >> 11) & 0x1f, (sdevs[j] >> 8) & 7 };
+
+            d = xengpu_host_find_dev(host, &o);
+            if (card_has(card, &o) || (d && d->is_bridge)) continue;
+            LOG(pb->lg, ERROR,
+                "card %s is not isolated: Xen puts "
+                "%04x:%02x:%02x.%x in its IOMMU device group; use --force "
+                "if you accept that",
+                card->fns[0]->name, o.domain, o.bus, o.dev, o.fn);
+            r = -EPERM;
+            break;
+        }
+    }
+    if (!r && (d = rdm_sharer(xch, host, card))) {
+        LOG(pb->lg, ERROR,
+            "card %s shares a reserved memory region (RMRR) "
+            "with %s and Xen refuses to assign such a card (\"disallowed to "
+            "assign ... with shared RMRR\"); move it to another slot",
+            card->fns[0]->name, d->name);
+        r = -EPERM;
+    }
+    xc_interface_close(xch);
+    return r;
+}
+
 /* Undo a prepare: every function REC moved goes back to its driver. */
 static int undo_prepare(xengpu_pciback *pb, const xengpu_cardrec *rec)
 {
@@ -481,6 +596,7 @@ int xengpu_pciback_prepare(xengpu_pciback *pb, const xengpu_bdf *bdf,
         goto out;
     }
     r = check_prepare(pb, card, flags);
+    if (!r && !(flags & XENGPU_PCIBACK_FORCE)) r = check_xen(pb, host, card);
     if (r) goto out;
     r = load_pciback(pb);
     if (r) goto out;

@@ -30,7 +30,8 @@ test-pciback_LDLIBS := $(libxengpu-pciback-ops_LDLIBS)
 test-pciback_WRAP := libxl_ctx_alloc libxl_ctx_free \
 	libxl_device_pci_assignable_add libxl_device_pci_assignable_remove \
 	libxl_list_domain libxl_dominfo_list_free libxl_device_pci_list \
-	libxl_device_pci_list_free
+	libxl_device_pci_list_free xc_interface_open xc_interface_close \
+	xc_get_device_group xc_reserved_device_memory_map
 
 UNIT_TESTS += test-snapshot
 test-snapshot_SRCS := tests/unit/test-snapshot.c $(FAKE_SYSFS_SRCS) \

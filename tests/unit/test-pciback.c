@@ -25,6 +25,8 @@
 
 #include "capture-log.h"
 #include "fake-sysfs.h"
+#include <xenctrl.h>
+
 #include "pciback-helper/libxl-compat.h"
 #include "pciback-helper/pciback.h"
 #include "pciback-helper/state.h"
@@ -178,6 +180,64 @@ void __wrap_libxl_device_pci_list_free(libxl_device_pci *list, int num)
     free(list);
 }
 
+/* Xen's view: off unless a test sets a group member or an RMRR. */
+static int xen_on;
+static uint32_t xen_group_member; /* bus << 16 | devfn << 8, 0: none */
+static const char *rmrr_bdf[2];   /* functions sharing one RMRR */
+
+xc_interface *__wrap_xc_interface_open(xentoollog_logger *lg,
+                                       xentoollog_logger *dlg, unsigned fl);
+xc_interface *__wrap_xc_interface_open(xentoollog_logger *lg,
+                                       xentoollog_logger *dlg, unsigned fl)
+{
+    (void)lg, (void)dlg, (void)fl;
+    return xen_on ? (xc_interface *)&xen_on : NULL;
+}
+
+int __wrap_xc_interface_close(xc_interface *xch);
+int __wrap_xc_interface_close(xc_interface *xch)
+{
+    (void)xch;
+    return 0;
+}
+
+int __wrap_xc_get_device_group(xc_interface *xch, uint32_t domid,
+                               uint32_t sbdf, uint32_t max, uint32_t *num,
+                               uint32_t *sdevs);
+int __wrap_xc_get_device_group(xc_interface *xch, uint32_t domid,
+                               uint32_t sbdf, uint32_t max, uint32_t *num,
+                               uint32_t *sdevs)
+{
+    (void)xch, (void)domid, (void)sbdf, (void)max;
+    *num = 0;
+    if (xen_group_member) sdevs[(*num)++] = xen_group_member;
+    return 0;
+}
+
+int __wrap_xc_reserved_device_memory_map(
+    xc_interface *xch, uint32_t flags, uint16_t seg, uint8_t bus,
+    uint8_t devfn, struct xen_reserved_device_memory entries[], uint32_t *max);
+int __wrap_xc_reserved_device_memory_map(
+    xc_interface *xch, uint32_t flags, uint16_t seg, uint8_t bus,
+    uint8_t devfn, struct xen_reserved_device_memory entries[], uint32_t *max)
+{
+    char b[16];
+    int i;
+
+    (void)xch, (void)flags;
+    snprintf(b, sizeof(b), "%04x:%02x:%02x.%x", seg, bus, devfn >> 3,
+             devfn & 7);
+    for (i = 0; i < 2; i++)
+        if (rmrr_bdf[i] && !strcmp(rmrr_bdf[i], b) && *max >= 1) {
+            entries[0].start_pfn = 0x7c000; /* an IGD-like stolen region */
+            entries[0].nr_pages = 0x800;
+            *max = 1;
+            return 0;
+        }
+    *max = 0;
+    return 0;
+}
+
 /* --- fixture ---------------------------------------------------------- */
 
 struct fix {
@@ -209,6 +269,9 @@ static int setup_tree(void **st, void (*build)(struct fake_sysfs *))
     snprintf(f->conf, sizeof(f->conf), "%s/xengpu-pciback.conf", f->fs->root);
     capture_log_init(&f->log);
     nremembered = nadd = nremove = 0;
+    xen_on = 0;
+    xen_group_member = 0;
+    rmrr_bdf[0] = rmrr_bdf[1] = NULL;
     fail_add_at = fail_remove_at = held_domid = -1;
     open_pb(f);
     *st = f;
@@ -364,6 +427,41 @@ static void prepare_refuses_shared_group(void **st)
     assert_true(capture_log_has(&f->log, "0000:02:00.0 can share"));
     assert_driver("0000:04:00.0", "amdgpu");
     assert_int_equal(nadd, 0);
+}
+
+/* Xen's device group holds a function outside the card: refused, with
+ * Xen named as the witness. */
+static void prepare_refuses_xen_group(void **st)
+{
+    struct fix *f = *st;
+    xengpu_bdf card = B("01:00.0");
+
+    xen_on = 1;
+    xen_group_member = 0x1f << 16 | (0x1f << 3 | 3) << 8; /* 1f:1f.3 */
+    assert_int_equal(xengpu_pciback_prepare(f->pb, &card, 0), -EPERM);
+    assert_true(capture_log_has(&f->log, "Xen puts 0000:1f:1f.3"));
+    assert_int_equal(nadd, 0);
+    /* the card's own functions in the group are fine */
+    xen_group_member = 1 << 16 | 1 << 8; /* 01:00.1 */
+    assert_int_equal(xengpu_pciback_prepare(f->pb, &card, 0), 0);
+}
+
+/* realworld/err-xen-vtd-shared-rmrr-assign-failed-xcpng.txt: Xen refuses
+ * a device whose RMRR another device shares; refuse before moving. */
+static void prepare_refuses_shared_rmrr(void **st)
+{
+    struct fix *f = *st;
+    xengpu_bdf card = B("01:00.0");
+
+    xen_on = 1;
+    rmrr_bdf[0] = "0000:01:00.0";
+    rmrr_bdf[1] = "0000:00:01.0"; /* its root port */
+    assert_int_equal(xengpu_pciback_prepare(f->pb, &card, 0), -EPERM);
+    assert_true(capture_log_has(&f->log, "shared RMRR"));
+    assert_true(capture_log_has(&f->log, "with 0000:00:01.0"));
+    assert_int_equal(nadd, 0);
+    assert_int_equal(
+        xengpu_pciback_prepare(f->pb, &card, XENGPU_PCIBACK_FORCE), 0);
 }
 
 static void prepare_unknown_card(void **st)
@@ -600,6 +698,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(prepare_refuses_shared_group,
                                         setup_b550, teardown),
+        cmocka_unit_test_setup_teardown(prepare_refuses_xen_group, setup_a6000,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(prepare_refuses_shared_rmrr,
+                                        setup_a6000, teardown),
         cmocka_unit_test_setup_teardown(prepare_unknown_card, setup_a6000,
                                         teardown),
         cmocka_unit_test_setup_teardown(release_refuses_held_card, setup_a6000,
