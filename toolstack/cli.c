@@ -1,11 +1,14 @@
 /*
- * cli.c - option parsing and the list/show verbs.
+ * cli.c - option parsing and the verbs.
  *
  * Only verbs that work are listed; the others in design.md arrive with
  * the code that implements them.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +20,13 @@
 #include "pciback-helper/snapshot.h"
 #include "pciback-helper/util.h"
 
+extern char **environ;
+
 struct cli {
     FILE *out, *err;
     const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
-    const char *state_dir;  /* unused until prepare/release */
-    bool json, verbose, help;
+    const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
+    bool json, verbose, help, force;
     xentoollog_logger *lg;
 };
 
@@ -35,6 +40,9 @@ struct verb {
 static int cmd_list(struct cli *cli, int argc, char **argv);
 static int cmd_show(struct cli *cli, int argc, char **argv);
 static int cmd_snapshot(struct cli *cli, int argc, char **argv);
+static int cmd_prepare(struct cli *cli, int argc, char **argv);
+static int cmd_release(struct cli *cli, int argc, char **argv);
+static int cmd_recover(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
@@ -44,6 +52,14 @@ static const struct verb verbs[] = {
       "copy the sysfs attributes of every PCI device into DIR (new or\n"
       "      empty) for a bug report; `xengpu --sysfs-root DIR list` reads\n"
       "      it back.  Run as root: others see only 64 bytes of config" },
+    { "prepare", cmd_prepare, "[--force] CARD",
+      "move every function of CARD to xen-pciback, remembering its\n"
+      "      drivers; refuses dom0's boot VGA and cards that are not\n"
+      "      isolated unless --force" },
+    { "release", cmd_release, "CARD",
+      "give every function of CARD back to its original driver" },
+    { "recover", cmd_recover, "",
+      "finish or undo operations a crash or kill interrupted" },
 };
 
 static const struct option options[] = {
@@ -51,6 +67,7 @@ static const struct option options[] = {
     { "state-dir", required_argument, NULL, 's' },
     { "json", no_argument, NULL, 'j' },
     { "verbose", no_argument, NULL, 'v' },
+    { "force", no_argument, NULL, 'f' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -71,6 +88,7 @@ static void usage(FILE *f)
                "$XENGPU_STATE_DIR, else /var/lib/xengpu)\n"
                "  --json            print JSON instead of text\n"
                "  -v, --verbose     log more\n"
+               "  --force           prepare a boot VGA or non-isolated card\n"
                "  -h, --help        print this help (also after a verb)\n"
                "\nexit status: 0 success, 1 refused or failed, 2 bad "
                "usage\n");
@@ -107,6 +125,9 @@ static int parse_options(struct cli *cli, int argc, char **argv,
             break;
         case 'h':
             cli->help = true;
+            break;
+        case 'f':
+            cli->force = true;
             break;
         default:
             return bad_usage(cli, "unknown or incomplete option",
@@ -346,6 +367,103 @@ static int cmd_snapshot(struct cli *cli, int argc, char **argv)
     if (rc) return XENGPU_EXIT_FAIL;
     snapshot_report(cli, argv[0], &info);
     return XENGPU_EXIT_OK;
+}
+
+/*
+ * prepare, release and recover run in the privileged helper, which
+ * sits beside this program (both are installed in the same directory);
+ * never looked up in $PATH.
+ */
+static int helper_path(struct cli *cli, char *buf, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n <= 0) {
+        fprintf(cli->err, "xengpu: cannot find its own path in /proc\n");
+        return -1;
+    }
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    *slash = '\0';
+    if ((size_t)snprintf(buf, size, "%s/xengpu-pciback", self) >= size ||
+        access(buf, X_OK)) {
+        fprintf(cli->err,
+                "xengpu: %s/xengpu-pciback is missing; "
+                "reinstall xengpu\n",
+                self);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run xengpu-pciback OP [CARD] and return its exit status. */
+static int run_helper(struct cli *cli, const char *op, const char *card)
+{
+    char path[PATH_MAX], bdf[XENGPU_BDF_STRLEN];
+    char *argv[12];
+    int argc = 0, status;
+    xengpu_bdf b;
+    pid_t pid;
+
+    if (cli->json) return bad_usage(cli, "--json does not apply to", op);
+    if (card) {
+        if (xengpu_bdf_parse(card, 0, &b))
+            return bad_usage(cli,
+                             "not a PCI address (DDDD:BB:DD.F or "
+                             "BB:DD.F)",
+                             card);
+        xengpu_bdf_format(&b, bdf, sizeof(bdf));
+    }
+    if (helper_path(cli, path, sizeof(path))) return XENGPU_EXIT_FAIL;
+    argv[argc++] = path;
+    if (cli->sysfs_root) {
+        argv[argc++] = "--sysfs-root";
+        argv[argc++] = (char *)cli->sysfs_root;
+    }
+    if (cli->state_dir) {
+        argv[argc++] = "--state-dir";
+        argv[argc++] = (char *)cli->state_dir;
+    }
+    if (cli->force) argv[argc++] = "--force";
+    argv[argc++] = (char *)op;
+    if (card) argv[argc++] = bdf;
+    argv[argc] = NULL;
+    fflush(cli->out);
+    fflush(cli->err);
+    if (posix_spawn(&pid, path, NULL, NULL, argv, environ)) {
+        fprintf(cli->err, "xengpu: cannot run %s\n", path);
+        return XENGPU_EXIT_FAIL;
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return XENGPU_EXIT_FAIL;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : XENGPU_EXIT_FAIL;
+}
+
+static int cmd_prepare(struct cli *cli, int argc, char **argv)
+{
+    if (argc != 1)
+        return bad_usage(cli, "prepare needs exactly one CARD", NULL);
+    return run_helper(cli, "prepare", argv[0]);
+}
+
+static int cmd_release(struct cli *cli, int argc, char **argv)
+{
+    if (argc != 1)
+        return bad_usage(cli, "release needs exactly one CARD", NULL);
+    if (cli->force)
+        return bad_usage(cli, "--force does not apply to", "release");
+    return run_helper(cli, "release", argv[0]);
+}
+
+static int cmd_recover(struct cli *cli, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0) return bad_usage(cli, "recover takes no arguments", NULL);
+    if (cli->force)
+        return bad_usage(cli, "--force does not apply to", "recover");
+    return run_helper(cli, "recover", NULL);
 }
 
 static const struct verb *find_verb(const char *name)

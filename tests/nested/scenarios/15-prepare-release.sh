@@ -1,4 +1,5 @@
-# xengpu-pciback against the real kernel, pciback and libxl: prepare and
+# xengpu prepare/release/recover (through the privileged xengpu-pciback)
+# against the real kernel, pciback and libxl: prepare and
 # release whole cards, refusals, interop with xl in both directions, and
 # kill -9 at varied moments of a prepare followed by recover.
 # timeout: 420
@@ -14,7 +15,7 @@ on_pciback() {
 journal_empty() { [ -z "$(ls $XENGPU_STATE_DIR/journal 2>/dev/null)" ]; }
 
 # --- prepare card 0 -------------------------------------------------------
-check prepare xengpu-pciback prepare $GPU0
+check prepare xengpu prepare $GPU0
 xl pci-assignable-list >/tmp/al 2>&1
 if on_pciback $GPU0 $AUD0 && grep -q "^$GPU0" /tmp/al && grep -q "^$AUD0" /tmp/al &&
 	journal_empty; then
@@ -46,7 +47,7 @@ expect_refusal() { # NAME EXIT PATTERN CMD...
 	fi
 }
 vga_drv=$(driver_of 0000:00:02.0)
-expect_refusal refuse-boot-vga 1 "boot VGA" xengpu-pciback prepare 0000:00:02.0
+expect_refusal refuse-boot-vga 1 "boot VGA" xengpu prepare 0000:00:02.0
 [ "$(driver_of 0000:00:02.0)" = "$vga_drv" ] && pass boot-vga-untouched ||
 	fail boot-vga-untouched "00:02.0 moved from $vga_drv to $(driver_of 0000:00:02.0)"
 expect_refusal refuse-no-card 1 "no GPU card at 0000:07:00.0" xengpu-pciback prepare 0000:07:00.0
@@ -65,7 +66,7 @@ on_pciback $GPU0 $AUD0 && pass release-refusal-kept-card || fail release-refusal
 xlt 60 destroy pv1
 
 # --- release ----------------------------------------------------------------
-check release xengpu-pciback release $GPU0
+check release xengpu release $GPU0
 if [ "$(driver_of $AUD0)" = snd_hda_intel ] && [ "$(driver_of $GPU0)" = none ] &&
 	! xl pci-assignable-list 2>/dev/null | grep -q "^$GPU0" && journal_empty &&
 	[ ! -e "$XENGPU_STATE_DIR/cards/$GPU0.json" ] && [ ! -e $CONF ]; then
@@ -101,7 +102,7 @@ for delay in 0.02 0.04 0.06 0.08 0.1 0.12 0.14 0.16 0.18 0.2 0.22 0.24 0.26 0.28
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	journal_empty || hit=$((hit + 1))
-	xengpu-pciback recover >/tmp/rec.out 2>&1 || { cat /tmp/rec.out; bad=$((bad + 1)); }
+	xengpu recover >/tmp/rec.out 2>&1 || { cat /tmp/rec.out; bad=$((bad + 1)); }
 	a=$(driver_of $GPU0) b=$(driver_of $AUD0)
 	if journal_empty && { [ "$a/$b" = pciback/pciback ] || [ "$a/$b" = none/snd_hda_intel ]; }; then
 		:
