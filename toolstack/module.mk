@@ -4,8 +4,9 @@
 # first libxl call.
 
 LIBS += xengpu
-libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c
-libxengpu_LDLIBS := $(call pkg_libs,yajl)
+libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
+	toolstack/gpuspec.c
+libxengpu_LDLIBS := -lxlutil -lxenlight -lxentoollog $(call pkg_libs,yajl)
 
 PROGRAMS += xengpu
 xengpu_SRCS := toolstack/main.c

@@ -15,3 +15,8 @@ FUZZERS += cardrec
 fuzz-cardrec_SRCS := tests/fuzz/fuzz-cardrec.c pciback-helper/state.c \
 	pciback-helper/bdf.c pciback-helper/util.c
 fuzz-cardrec_LDLIBS := -lxentoollog $(call pkg_libs,yajl)
+
+FUZZERS += gpuspec
+fuzz-gpuspec_SRCS := tests/fuzz/fuzz-gpuspec.c toolstack/gpuspec.c \
+	pciback-helper/bdf.c pciback-helper/util.c
+fuzz-gpuspec_LDLIBS := -lxlutil -lxenlight -lxentoollog

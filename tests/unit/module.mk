@@ -37,3 +37,8 @@ UNIT_TESTS += test-snapshot
 test-snapshot_SRCS := tests/unit/test-snapshot.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS)
 test-snapshot_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+UNIT_TESTS += test-gpuspec
+test-gpuspec_SRCS := tests/unit/test-gpuspec.c tests/unit/capture-log.c \
+	toolstack/gpuspec.c $(libxengpu-pciback_SRCS)
+test-gpuspec_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
