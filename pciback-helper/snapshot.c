@@ -452,6 +452,64 @@ out:
     if (dfd >= 0) close(dfd);
 }
 
+/* --- physical slots ------------------------------------------------- */
+
+static void copy_slot(struct snap *s, int slots_fd, const char *name)
+{
+    char buf[64], *dir;
+    int sfd, dfd = -1, rc;
+    size_t len;
+
+    sfd = openat(slots_fd, name,
+                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    rc = sfd < 0 ? -errno : 0;
+    if (!rc)
+        rc = xengpu__sysfs_read(sfd, SYSFS_SLOT_ADDRESS, buf, sizeof(buf),
+                                &len);
+    if (!rc) {
+        dir = xengpu__xasprintf("%s/%s", SYSFS_PCI_SLOTS, name);
+        dfd = mkdirs_at(s->dst, dir);
+        free(dir);
+        rc = dfd < 0 ? dfd : write_file(dfd, SYSFS_SLOT_ADDRESS, buf, len);
+    }
+    if (rc) {
+        LOGE(s->lg, WARN, -rc, "snapshot: slot %s not copied", name);
+        s->info.attr_errors++;
+    }
+    if (sfd >= 0) close(sfd);
+    if (dfd >= 0) close(dfd);
+}
+
+/*
+ * bus/pci/slots/<name>/address: lspci shows it as "Physical Slot"; no
+ * slots (most hosts without hotplug) is fine.
+ */
+static void copy_slots(struct snap *s)
+{
+    struct dirent *de;
+    unsigned n = 0;
+    DIR *dir = NULL;
+    int fd;
+
+    fd = openat(s->src, SYSFS_PCI_SLOTS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (errno != ENOENT)
+            LOGE(s->lg, WARN, errno, "snapshot: %s not copied",
+                 SYSFS_PCI_SLOTS);
+        if (fd >= 0) close(fd);
+        return;
+    }
+    while ((de = readdir(dir)) && n++ < MAX_DEVICES) {
+        if (de->d_name[0] == '.') continue;
+        if (plain_name(de->d_name))
+            copy_slot(s, dirfd(dir), de->d_name);
+        else
+            LOG(s->lg, WARN, "snapshot: leaving out slot %s/%s",
+                SYSFS_PCI_SLOTS, de->d_name);
+    }
+    closedir(dir);
+}
+
 /* --- the snapshot ---------------------------------------------------- */
 
 static int dir_empty(int fd)
@@ -584,6 +642,7 @@ int xengpu_snapshot_take(int sysfs_fd, const char *dir, xentoollog_logger *lg,
     if (rc) goto out;
     for (i = 0; i < s.n; i++)
         copy_device(&s, &s.ents[i]);
+    copy_slots(&s);
     rc = write_note(&s);
     if (rc) goto out;
     if (info_r) *info_r = s.info;

@@ -14,6 +14,7 @@
  *   <bdf>/driver -> ../..../bus/pci/drivers/<name>
  *   <bdf>/iommu_group -> ../..../kernel/iommu_groups/<n>
  *   <vf>/physfn -> the PF's directory
+ *   bus/pci/slots/<name>/address
  *
  * and the plain attributes listed in sysfs-paths.h (config, resource,
  * ids, boot_vga, numa_node, reset_method, sriov_*, irq, ...) are copied

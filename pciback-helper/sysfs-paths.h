@@ -45,6 +45,9 @@
         "driver_override"
 /* The device tree that bus/pci/devices links point into. */
 #define SYSFS_DEVICES "devices"
+/* Physical slots: <name>/address is "DDDD:BB:DD" (lspci's Physical Slot). */
+#define SYSFS_PCI_SLOTS "bus/pci/slots"
+#define SYSFS_SLOT_ADDRESS "address"
 
 /*
  * Drivers.  The only sysfs files xengpu writes: "bind" of a function's

@@ -245,6 +245,32 @@ static void test_physfn(void **state)
     free(path);
 }
 
+/* Physical slots (lspci's "Physical Slot") come along; bad ones do not. */
+static void test_slots(void **state)
+{
+    struct ctx *c = *state;
+    xengpu_snapshot_info info;
+    char *path = NULL, buf[64];
+    ssize_t n;
+    int fd;
+
+    rc_a6000(c->fs, false);
+    fake_sysfs_write(c->fs, "bus/pci/slots/3/address", "0000:01:00\n");
+    fake_sysfs_symlink(c->fs, "bus/pci/slots/4", "4");
+    assert_int_equal(take(c, &info), 0);
+    assert_int_equal(info.attr_errors, 1);
+    assert_true(capture_log_has(&c->log, "slot 4 not copied"));
+    assert_true(asprintf(&path, "%s/bus/pci/slots/3/address", c->snap) > 0);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    assert_int_equal(n, 11);
+    buf[n] = '\0';
+    assert_string_equal(buf, "0000:01:00\n");
+    free(path);
+}
+
 static void test_note_and_cli(void **state)
 {
     struct ctx *c = *state;
@@ -383,8 +409,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_realcards),    T(test_moved),       T(test_physfn),
-        T(test_note_and_cli), T(test_destination), T(test_bad_tree),
+        T(test_realcards), T(test_moved),        T(test_physfn),
+        T(test_slots),     T(test_note_and_cli), T(test_destination),
+        T(test_bad_tree),
     };
 #undef T
 
