@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/fake-sysfs.h"
 
@@ -31,10 +32,37 @@ struct gen {
     unsigned long long mmio; /* next free address */
 };
 
+/*
+ * fake-sysfs.c links "driver" by absolute path; the kernel's link is
+ * relative, and lspci only follows that one to name the driver.
+ */
+static void relative_driver(struct gen *g, const char *dir)
+{
+    char path[128], target[256], rel[512];
+    const char *drv;
+    size_t depth = 1, len = 0;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/driver", dir);
+    n = readlinkat(g->fs->fd, path, target, sizeof(target) - 1);
+    if (n <= 0) return;
+    target[n] = '\0';
+    drv = strrchr(target, '/') + 1;
+    for (const char *p = dir; *p; p++)
+        depth += *p == '/';
+    while (depth--)
+        len += (size_t)snprintf(rel + len, sizeof(rel) - len, "../");
+    snprintf(rel + len, sizeof(rel) - len, "bus/pci/drivers/%s", drv);
+    unlinkat(g->fs->fd, path, 0);
+    fake_sysfs_symlink(g->fs, path, rel);
+}
+
 static void extras(struct gen *g, const char *bdf, const struct fake_cfg *cfg)
 {
     char path[128], buf[32];
     const char *dir = fake_sysfs_devdir(g->fs, bdf);
+
+    relative_driver(g, dir);
 
     snprintf(path, sizeof(path), "%s/irq", dir);
     snprintf(buf, sizeof(buf), "%u\n", 16 + g->irq++ % 200);
