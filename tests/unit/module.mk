@@ -42,3 +42,8 @@ UNIT_TESTS += test-gpuspec
 test-gpuspec_SRCS := tests/unit/test-gpuspec.c tests/unit/capture-log.c \
 	toolstack/gpuspec.c $(libxengpu-pciback_SRCS)
 test-gpuspec_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+UNIT_TESTS += test-resolve
+test-resolve_SRCS := tests/unit/test-resolve.c $(FAKE_SYSFS_SRCS) \
+	toolstack/gpuspec.c toolstack/resolve.c $(libxengpu-pciback_SRCS)
+test-resolve_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
