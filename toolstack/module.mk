@@ -5,7 +5,7 @@
 
 LIBS += xengpu
 libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
-	toolstack/gpuspec.c toolstack/resolve.c
+	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c
 libxengpu_LDLIBS := -lxlutil -lxenlight -lxentoollog $(call pkg_libs,yajl)
 
 PROGRAMS += xengpu

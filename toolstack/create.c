@@ -1,0 +1,287 @@
+/*
+ * create.c - `xengpu create`: resolve, prepare, run xl, undo on failure.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "create.h"
+#include "pciback-helper/libxl-compat.h"
+#include "pciback-helper/util.h"
+
+extern char **environ;
+
+struct args {
+    char **ovr; /* KEY=VALUE */
+    size_t novr;
+    char **opts; /* xl's options */
+    size_t nopts;
+};
+
+/* Sort the arguments after CONFIG the way xl create reads them. */
+static int split_args(const xengpu_create_req *req, xentoollog_logger *lg,
+                      struct args *a)
+{
+    const char *s;
+    size_t i;
+
+    a->ovr = xengpu__xcalloc(req->nargs, sizeof(*a->ovr));
+    a->opts = xengpu__xcalloc(req->nargs, sizeof(*a->opts));
+    for (i = 0; i < req->nargs; i++) {
+        s = req->args[i];
+        if (!strcmp(s, "--")) continue;
+        if (s[0] == '-') {
+            if (!strcmp(s, "-f") || !strncmp(s, "--defconfig", 11) ||
+                !strncmp(s, "-f", 2) || !strcmp(s, "-h")) {
+                LOG(lg, ERROR,
+                    "create: xl option %s does not apply: the "
+                    "config is CONFIG",
+                    s);
+                return 2;
+            }
+            a->opts[a->nopts++] = (char *)s;
+        } else if (strchr(s, '=')) {
+            a->ovr[a->novr++] = (char *)s;
+        } else {
+            LOG(lg, ERROR,
+                "create: unexpected argument '%s' (expected "
+                "KEY=VALUE or, after --, xl create options)",
+                s);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static const char *passthrough_value(const xengpu_domcfg *cfg)
+{
+    if (cfg->passthrough && strcmp(cfg->passthrough, "default"))
+        return cfg->passthrough;
+    return "enabled";
+}
+
+static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
+                        const xengpu_resolution *res, const char *pci)
+{
+    const xengpu_choice *ch;
+    size_t i;
+
+    for (i = 0; i < res->n; i++) {
+        ch = &res->choices[i];
+        fprintf(req->out,
+                "# gpu[%zu] \"%s\": card %s (%04x:%04x, %zu function%s, %s) "
+                "in virtual slot %02x\n",
+                ch->spec, cfg->gpus[ch->spec].text, ch->card->fns[0]->name,
+                ch->card->primary->vendor, ch->card->primary->device,
+                ch->card->nfns, ch->card->nfns > 1 ? "s" : "",
+                xengpu_card_state_name(ch->card->state), ch->vslot);
+    }
+    fprintf(req->out, "pci = %s\npassthrough = \"%s\"\n", pci,
+            passthrough_value(cfg));
+}
+
+/* Release the cards of RES this command prepared (the first N). */
+static void undo(const xengpu_create_req *req, const xengpu_resolution *res,
+                 size_t n, xentoollog_logger *lg)
+{
+    const xengpu_choice *ch;
+    size_t i;
+
+    for (i = n; i-- > 0;) {
+        ch = &res->choices[i];
+        if (ch->was_prepared) continue;
+        if (req->ops->release(req->ops->opaque, ch->card->fns[0]->name))
+            LOG(lg, ERROR,
+                "create: could not release %s again; run "
+                "'xengpu release %s'",
+                ch->card->fns[0]->name, ch->card->fns[0]->name);
+    }
+}
+
+static int prepare_all(const xengpu_create_req *req,
+                       const xengpu_resolution *res, xentoollog_logger *lg)
+{
+    const xengpu_choice *ch;
+    size_t i;
+
+    for (i = 0; i < res->n; i++) {
+        ch = &res->choices[i];
+        if (ch->was_prepared) continue;
+        if (req->ops->prepare(req->ops->opaque, ch->card->fns[0]->name)) {
+            LOG(lg, ERROR,
+                "create: could not prepare %s; nothing was "
+                "created",
+                ch->card->fns[0]->name);
+            undo(req, res, i, lg);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+/* xl create CONFIG OPTS... OVR... pci=... passthrough=...; its status. */
+static int run_xl(const xengpu_create_req *req, const struct args *a,
+                  const char *pci, const char *pt, xentoollog_logger *lg)
+{
+    const char *xl = getenv(XENGPU_XL_ENV);
+    char **argv, *pci_arg, *pt_arg;
+    size_t argc = 0, i;
+    int status = -1, r;
+    pid_t pid;
+
+    if (!xl || !*xl) xl = "xl";
+    pci_arg = xengpu__xasprintf("pci=%s", pci);
+    pt_arg = xengpu__xasprintf("passthrough=\"%s\"", pt);
+    argv = xengpu__xcalloc(a->nopts + a->novr + 6, sizeof(*argv));
+    argv[argc++] = (char *)xl;
+    argv[argc++] = "create";
+    argv[argc++] = (char *)req->config;
+    for (i = 0; i < a->nopts; i++)
+        argv[argc++] = a->opts[i];
+    for (i = 0; i < a->novr; i++)
+        argv[argc++] = a->ovr[i];
+    argv[argc++] = pci_arg;
+    argv[argc++] = pt_arg;
+    fflush(NULL);
+    r = posix_spawnp(&pid, xl, NULL, NULL, argv, environ);
+    if (r) {
+        LOGE(lg, ERROR, r, "create: cannot run %s", xl);
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        if (status)
+            LOG(lg, ERROR, "create: %s create %s failed (status %d)", xl,
+                req->config, status);
+    }
+    free(argv);
+    free(pci_arg);
+    free(pt_arg);
+    return r ? -1 : status;
+}
+
+static bool wants_pools(const xengpu_domcfg *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->ngpus; i++)
+        if (cfg->gpus[i].sel == XENGPU_SEL_POOL) return true;
+    return false;
+}
+
+static int resolve_cfg(const xengpu_create_req *req, const xengpu_domcfg *cfg,
+                       xentoollog_logger *lg, xengpu_resolution *res)
+{
+    xengpu_resolve_req rr = { .host = req->host,
+                              .specs = cfg->gpus,
+                              .nspecs = cfg->ngpus,
+                              .held = req->held,
+                              .pci = cfg->pci,
+                              .npci = cfg->npci,
+                              .numa_node = cfg->numa_node,
+                              .force = req->force,
+                              .file = cfg->file };
+    xengpu_pools *pools = NULL;
+    int rc;
+
+    if (wants_pools(cfg)) {
+        rc = xengpu_pools_read(req->pools_path, lg, &pools);
+        if (rc) return rc;
+        rr.pools = pools;
+    }
+    rc = xengpu_resolve(&rr, lg, res);
+    xengpu_pools_free(pools);
+    return rc;
+}
+
+static int create_cfg(const xengpu_create_req *req, const struct args *a,
+                      xengpu_domcfg *cfg, xentoollog_logger *lg)
+{
+    xengpu_resolution res;
+    char *pci = NULL;
+    int rc = 1;
+
+    xengpu_resolution_init(&res);
+    if (!cfg->ngpus) {
+        LOG(lg, ERROR,
+            "create: %s has no gpu = [...]; nothing for xengpu "
+            "to do (use xl create)",
+            cfg->file);
+        goto out;
+    }
+    if (xengpu_domcfg_check(cfg, lg) || resolve_cfg(req, cfg, lg, &res))
+        goto out;
+    pci = xengpu_resolution_pci_value(&res, cfg->pci, cfg->npci);
+    if (req->dry_run) {
+        print_lines(req, cfg, &res, pci);
+        rc = 0;
+        goto out;
+    }
+    if (prepare_all(req, &res, lg)) goto out;
+    if (run_xl(req, a, pci, passthrough_value(cfg), lg)) {
+        undo(req, &res, res.n, lg);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(pci);
+    xengpu_resolution_dispose(&res);
+    return rc;
+}
+
+int xengpu_create(const xengpu_create_req *req, xentoollog_logger *lg)
+{
+    struct args a = { 0 };
+    xengpu_domcfg cfg;
+    int rc;
+
+    if (!lg) lg = xengpu__logger_default();
+    xengpu_domcfg_init(&cfg);
+    rc = split_args(req, lg, &a);
+    if (rc) goto out;
+    rc = 1;
+    if (xengpu_domcfg_read(req->config, a.ovr, a.novr, lg, &cfg)) goto out;
+    rc = create_cfg(req, &a, &cfg, lg);
+out:
+    xengpu_domcfg_dispose(&cfg);
+    free(a.ovr);
+    free(a.opts);
+    return rc;
+}
+
+int xengpu_held_query(xentoollog_logger *lg, xengpu_held_fn **fns_r,
+                      size_t *n_r)
+{
+    libxl_ctx *ctx = NULL;
+    libxl_dominfo *doms;
+    libxl_device_pci *pcis;
+    xengpu_held_fn *fns = NULL;
+    int ndoms = 0, npcis, i, j, r;
+    size_t n = 0;
+
+    if (!lg) lg = xengpu__logger_default();
+    r = libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, lg);
+    if (r) {
+        LOG(lg, ERROR, "cannot open libxl (is this Xen's dom0, as root?)");
+        return -ENXIO;
+    }
+    doms = libxl_list_domain(ctx, &ndoms);
+    for (i = 0; doms && i < ndoms; i++) {
+        npcis = 0;
+        pcis = libxl_device_pci_list(ctx, doms[i].domid, &npcis);
+        fns = xengpu__xreallocarray(fns, n + (size_t)npcis + 1, sizeof(*fns));
+        for (j = 0; j < npcis; j++)
+            fns[n++] =
+                (xengpu_held_fn){ { (uint16_t)pcis[j].domain, pcis[j].bus,
+                                    pcis[j].dev, pcis[j].func },
+                                  doms[i].domid };
+        libxl_device_pci_list_free(pcis, npcis);
+    }
+    libxl_dominfo_list_free(doms, ndoms);
+    libxl_ctx_free(ctx);
+    *fns_r = fns;
+    *n_r = n;
+    return 0;
+}
