@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "create.h"
 #include "inventory.h"
 #include "pciback-helper/host.h"
 #include "pciback-helper/snapshot.h"
@@ -26,7 +27,7 @@ struct cli {
     FILE *out, *err;
     const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
     const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
-    bool json, verbose, help, force;
+    bool json, verbose, help, force, dry_run;
     xentoollog_logger *lg;
 };
 
@@ -43,6 +44,7 @@ static int cmd_snapshot(struct cli *cli, int argc, char **argv);
 static int cmd_prepare(struct cli *cli, int argc, char **argv);
 static int cmd_release(struct cli *cli, int argc, char **argv);
 static int cmd_recover(struct cli *cli, int argc, char **argv);
+static int cmd_create(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
@@ -60,6 +62,11 @@ static const struct verb verbs[] = {
       "give every function of CARD back to its original driver" },
     { "recover", cmd_recover, "",
       "finish or undo operations a crash or kill interrupted" },
+    { "create", cmd_create,
+      "[--dry-run] [--force] CONFIG [KEY=VALUE...] [-- XL-OPTIONS]",
+      "create a domain whose xl CONFIG has gpu = [...]: pick free cards,\n"
+      "      prepare them and run xl create with their pci entries;\n"
+      "      --dry-run prints the resolved lines instead" },
 };
 
 static const struct option options[] = {
@@ -68,6 +75,7 @@ static const struct option options[] = {
     { "json", no_argument, NULL, 'j' },
     { "verbose", no_argument, NULL, 'v' },
     { "force", no_argument, NULL, 'f' },
+    { "dry-run", no_argument, NULL, 'n' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -128,6 +136,9 @@ static int parse_options(struct cli *cli, int argc, char **argv,
             break;
         case 'f':
             cli->force = true;
+            break;
+        case 'n':
+            cli->dry_run = true;
             break;
         default:
             return bad_usage(cli, "unknown or incomplete option",
@@ -464,6 +475,58 @@ static int cmd_recover(struct cli *cli, int argc, char **argv)
     if (cli->force)
         return bad_usage(cli, "--force does not apply to", "recover");
     return run_helper(cli, "recover", NULL);
+}
+
+static int create_prepare(void *opaque, const char *bdf)
+{
+    return run_helper(opaque, "prepare", bdf);
+}
+
+static int create_release(void *opaque, const char *bdf)
+{
+    struct cli *cli = opaque;
+    bool force = cli->force;
+    int rc;
+
+    cli->force = false;
+    rc = run_helper(cli, "release", bdf);
+    cli->force = force;
+    return rc;
+}
+
+static int cmd_create(struct cli *cli, int argc, char **argv)
+{
+    xengpu_create_ops ops = { create_prepare, create_release, cli };
+    xengpu_create_req req = { .dry_run = cli->dry_run,
+                              .force = cli->force,
+                              .ops = &ops,
+                              .out = cli->out };
+    xengpu_held held = { NULL, 0 };
+    xengpu_held_fn *fns = NULL;
+    xengpu_host *host = NULL;
+    int rc;
+
+    if (argc < 1) return bad_usage(cli, "create needs a CONFIG", NULL);
+    if (cli->json) return bad_usage(cli, "--json does not apply to", "create");
+    if (discover(cli, &host)) return XENGPU_EXIT_FAIL;
+    if (xengpu_held_query(cli->lg, &fns, &held.n)) {
+        if (!cli->dry_run) {
+            xengpu_host_free(host);
+            return XENGPU_EXIT_FAIL;
+        }
+        fprintf(cli->err, "xengpu: create: dry run without libxl: assuming "
+                          "no domain holds a card\n");
+    }
+    held.fns = fns;
+    req.config = argv[0];
+    req.args = argv + 1;
+    req.nargs = (size_t)argc - 1;
+    req.host = host;
+    req.held = &held;
+    rc = xengpu_create(&req, cli->lg);
+    free(fns);
+    xengpu_host_free(host);
+    return rc;
 }
 
 static const struct verb *find_verb(const char *name)

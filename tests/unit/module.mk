@@ -50,6 +50,5 @@ test-resolve_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-create
 test-create_SRCS := tests/unit/test-create.c $(FAKE_SYSFS_SRCS) \
-	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c \
-	$(libxengpu-pciback_SRCS)
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS)
 test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)

@@ -21,6 +21,7 @@
 #include "capture-log.h"
 #include "fake-sysfs.h"
 #include "realcards.h"
+#include "toolstack/cli.h"
 #include "toolstack/create.h"
 
 struct ctx {
@@ -241,6 +242,44 @@ static void test_bad_args(void **state)
     assert_true(capture_log_has(&c->log, "has no gpu = [...]"));
 }
 
+/* The command: `xengpu create --dry-run`, exit status and stdout. */
+static void test_cli_dry_run(void **state)
+{
+    struct ctx *c = *state;
+    char *argv[] = { "xengpu",      "--sysfs-root", c->fs->root,
+                     "create",      "--dry-run",    c->cfg,
+                     "memory=4096", "maxmem=4096",  NULL };
+    char *err = NULL;
+    size_t errlen;
+    FILE *out, *errf;
+    int rc;
+
+    write_file(c->cfg, guest, 0644);
+    out = open_memstream(&c->out, &c->outlen);
+    errf = open_memstream(&err, &errlen);
+    rc = xengpu_cli(8, argv, out, errf);
+    fclose(out);
+    fclose(errf);
+    if (rc) fail_msg("exit %d: %s", rc, err);
+    assert_non_null(strstr(c->out, "\npci = [ '0000:02:00.1', "
+                                   "'0000:01:00.*@10,permissive=1', "
+                                   "'0000:08:00.*@11,rdm_policy=relaxed' ]\n"
+                                   "passthrough = \"enabled\"\n"));
+    assert_string_equal(c->moves, "");
+    free(err);
+    argv[3] = "create";
+    argv[4] = "--json";
+    err = NULL;
+    free(c->out);
+    c->out = NULL;
+    out = open_memstream(&c->out, &c->outlen);
+    errf = open_memstream(&err, &errlen);
+    assert_int_equal(xengpu_cli(6, argv, out, errf), 2);
+    fclose(out);
+    fclose(errf);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +290,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_prepare_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_dry_run, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
