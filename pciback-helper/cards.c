@@ -130,6 +130,7 @@ static void set_summary(xengpu_card *card)
         prepared = prepared && is_pciback(card->fns[i]->driver);
     }
     card->state = prepared ? XENGPU_CARD_PREPARED : XENGPU_CARD_HOST;
+    card->domid = -1;
 }
 
 /* True when an earlier function of DEV's slot already made the card. */

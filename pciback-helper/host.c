@@ -231,6 +231,13 @@ const xengpu_card *xengpu_host_card(const xengpu_host *host, size_t i)
     return i < host->ncards ? &host->cards[i] : NULL;
 }
 
+void xengpu_host_set_holder(xengpu_host *host, size_t i, long domid)
+{
+    if (i >= host->ncards) return;
+    host->cards[i].domid = domid;
+    host->cards[i].state = XENGPU_CARD_ASSIGNED;
+}
+
 const xengpu_card *xengpu_host_find_card(const xengpu_host *host,
                                          const xengpu_bdf *bdf)
 {

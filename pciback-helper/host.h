@@ -135,6 +135,7 @@ typedef struct xengpu_card {
                                        * card's group, or NULL */
     const char *not_isolated_why;     /* static text, NULL if isolated */
     xengpu_card_state state;
+    long domid; /* the domain holding it (state assigned), else -1 */
 } xengpu_card;
 
 typedef struct xengpu_host xengpu_host;
@@ -175,6 +176,12 @@ const xengpu_card *xengpu_host_card(const xengpu_host *host, size_t i);
 /* The card one of whose functions is BDF, or NULL. */
 const xengpu_card *xengpu_host_find_card(const xengpu_host *host,
                                          const xengpu_bdf *bdf);
+
+/*
+ * Record that domain DOMID holds card I (from libxl; discovery itself
+ * cannot see domains): its state becomes assigned.
+ */
+void xengpu_host_set_holder(xengpu_host *host, size_t i, long domid);
 
 /* True when isolation came from sysfs IOMMU groups. */
 bool xengpu_host_has_sysfs_groups(const xengpu_host *host);

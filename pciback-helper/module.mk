@@ -23,6 +23,7 @@ libxengpu-pciback_LDLIBS := -lxentoollog
 # the host (the unit tests of discovery, `xengpu list`) needs no libxl.
 LIBS += xengpu-pciback-ops
 libxengpu-pciback-ops_SRCS := \
+	pciback-helper/libxl-compat.c \
 	pciback-helper/pciback.c \
 	pciback-helper/state.c
 libxengpu-pciback-ops_LDLIBS := -lxenlight -lxenctrl -lxentoollog \

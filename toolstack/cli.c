@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "domains.h"
 #include "create.h"
 #include "inventory.h"
 #include "pciback-helper/host.h"
@@ -27,7 +28,8 @@ struct cli {
     FILE *out, *err;
     const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
     const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
-    bool json, verbose, help, force, dry_run;
+    bool json, verbose, help, force, dry_run, prepare;
+    int timeout; /* detach: seconds, 0 for libxl's own */
     xentoollog_logger *lg;
 };
 
@@ -44,6 +46,8 @@ static int cmd_snapshot(struct cli *cli, int argc, char **argv);
 static int cmd_prepare(struct cli *cli, int argc, char **argv);
 static int cmd_release(struct cli *cli, int argc, char **argv);
 static int cmd_recover(struct cli *cli, int argc, char **argv);
+static int cmd_attach(struct cli *cli, int argc, char **argv);
+static int cmd_detach(struct cli *cli, int argc, char **argv);
 static int cmd_create(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
@@ -62,6 +66,12 @@ static const struct verb verbs[] = {
       "give every function of CARD back to its original driver" },
     { "recover", cmd_recover, "",
       "finish or undo operations a crash or kill interrupted" },
+    { "attach", cmd_attach, "[--prepare] DOMAIN CARD",
+      "hot-plug every function of a prepared CARD into DOMAIN (a name\n"
+      "      or id); --prepare prepares it first" },
+    { "detach", cmd_detach, "[--timeout S] [--force] DOMAIN CARD",
+      "remove every function of CARD from DOMAIN, waiting up to S\n"
+      "      seconds for the guest to let go; --force removes it anyway" },
     { "create", cmd_create,
       "[--dry-run] [--force] CONFIG [KEY=VALUE...] [-- XL-OPTIONS]",
       "create a domain whose xl CONFIG has gpu = [...]: pick free cards,\n"
@@ -75,6 +85,8 @@ static const struct option options[] = {
     { "json", no_argument, NULL, 'j' },
     { "verbose", no_argument, NULL, 'v' },
     { "force", no_argument, NULL, 'f' },
+    { "prepare", no_argument, NULL, 'p' },
+    { "timeout", required_argument, NULL, 't' },
     { "dry-run", no_argument, NULL, 'n' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -137,6 +149,19 @@ static int parse_options(struct cli *cli, int argc, char **argv,
         case 'f':
             cli->force = true;
             break;
+        case 'p':
+            cli->prepare = true;
+            break;
+        case 't': {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+
+            if (*end || end == optarg || t < 0 || t > 3600)
+                return bad_usage(cli, "--timeout wants seconds, 0 to 3600",
+                                 optarg);
+            cli->timeout = t;
+            break;
+        }
         case 'n':
             cli->dry_run = true;
             break;
@@ -148,6 +173,21 @@ static int parse_options(struct cli *cli, int argc, char **argv,
     return XENGPU_EXIT_OK;
 }
 
+/*
+ * Which domain holds which card: only libxl knows, and only for root on
+ * a Xen dom0.  Elsewhere (a snapshot, a user) cards show no domain.
+ */
+static void annotate(struct cli *cli, xengpu_host *host)
+{
+    xengpu_xl *xl = NULL;
+
+    if (cli->sysfs_root || getenv("XENGPU_SYSFS_ROOT") ||
+        xengpu_xl_open(cli->lg, true, &xl))
+        return;
+    xengpu_xl_annotate(xl, host);
+    xengpu_xl_close(xl);
+}
+
 static int discover(struct cli *cli, xengpu_host **host_r)
 {
     int fd, rc;
@@ -156,6 +196,7 @@ static int discover(struct cli *cli, xengpu_host **host_r)
     if (rc) return rc;
     rc = xengpu_host_discover(fd, cli->lg, host_r);
     close(fd);
+    if (!rc) annotate(cli, *host_r);
     return rc;
 }
 
@@ -527,6 +568,81 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     free(fns);
     xengpu_host_free(host);
     return rc;
+}
+
+/* Look CARD up in a fresh, annotated view of the host. */
+static int card_for(struct cli *cli, const char *arg, xengpu_host **host_r,
+                    const xengpu_card **card_r)
+{
+    xengpu_bdf b;
+
+    if (xengpu_bdf_parse(arg, 0, &b))
+        return bad_usage(cli, "not a PCI address (DDDD:BB:DD.F or BB:DD.F)",
+                         arg);
+    if (discover(cli, host_r)) return XENGPU_EXIT_FAIL;
+    *card_r = xengpu_host_find_card(*host_r, &b);
+    if (!*card_r) {
+        fprintf(cli->err,
+                "xengpu: no GPU card at %s; `xengpu list` shows "
+                "the host's cards\n",
+                arg);
+        return XENGPU_EXIT_FAIL;
+    }
+    return XENGPU_EXIT_OK;
+}
+
+static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
+{
+    const xengpu_card *card = NULL;
+    xengpu_host *host = NULL;
+    xengpu_xl *xl = NULL;
+    uint32_t domid;
+    int rc;
+
+    if (argc != 2)
+        return bad_usage(cli, "needs DOMAIN and CARD",
+                         attach ? "attach" : "detach");
+    if (cli->json)
+        return bad_usage(cli, "--json does not apply to",
+                         attach ? "attach" : "detach");
+    rc = card_for(cli, argv[1], &host, &card);
+    if (rc) goto out;
+    rc = XENGPU_EXIT_FAIL;
+    if (xengpu_xl_open(cli->lg, false, &xl) ||
+        xengpu_xl_domid(xl, argv[0], &domid))
+        goto out;
+    if (attach && cli->prepare && card->state == XENGPU_CARD_HOST) {
+        rc = run_helper(cli, "prepare", argv[1]);
+        if (rc) goto out;
+        xengpu_host_free(host);
+        host = NULL;
+        rc = card_for(cli, argv[1], &host, &card);
+        if (rc) goto out;
+        rc = XENGPU_EXIT_FAIL;
+    }
+    if (attach ? xengpu_xl_attach(xl, domid, card)
+               : xengpu_xl_detach(xl, domid, card, cli->timeout, cli->force))
+        goto out;
+    fprintf(cli->out, "card %s %s domain %u\n", card->fns[0]->name,
+            attach ? "attached to" : "detached from", domid);
+    rc = XENGPU_EXIT_OK;
+out:
+    xengpu_xl_close(xl);
+    xengpu_host_free(host);
+    return rc;
+}
+
+static int cmd_attach(struct cli *cli, int argc, char **argv)
+{
+    if (cli->force || cli->timeout)
+        return bad_usage(cli, "--force and --timeout are for", "detach");
+    return attach_detach(cli, argc, argv, true);
+}
+
+static int cmd_detach(struct cli *cli, int argc, char **argv)
+{
+    if (cli->prepare) return bad_usage(cli, "--prepare is for", "attach");
+    return attach_detach(cli, argc, argv, false);
 }
 
 static const struct verb *find_verb(const char *name)

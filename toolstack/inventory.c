@@ -193,7 +193,7 @@ static void gen_card(yajl_gen g, const xengpu_card *card)
     kv_opt(g, "numa_node", fn0->numa_node);
     gen_bars(g, fn0);
     kv_str(g, "state", xengpu_card_state_name(card->state));
-    kv_str(g, "domain", NULL);
+    kv_opt(g, "domain", card->domid);
     gen_card_detail(g, card);
     yajl_gen_map_close(g);
 }

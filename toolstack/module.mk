@@ -5,10 +5,11 @@
 
 LIBS += xengpu
 libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
-	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c
-libxengpu_LDLIBS := -lxlutil -lxenlight -lxentoollog $(call pkg_libs,yajl)
+	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c \
+	toolstack/domains.c
+libxengpu_LDLIBS := -lxlutil -lxenlight -lxenctrl -lxentoollog $(call pkg_libs,yajl)
 
 PROGRAMS += xengpu
 xengpu_SRCS := toolstack/main.c
-xengpu_LIBS := xengpu xengpu-pciback
+xengpu_LIBS := xengpu xengpu-pciback-ops xengpu-pciback
 xengpu_INSTALLDIR = $(SBINDIR)

@@ -1,0 +1,245 @@
+/*
+ * domains.c - attach and detach cards through libxl.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "domains.h"
+#include "pciback-helper/libxl-compat.h"
+#include "pciback-helper/util.h"
+
+struct xengpu_xl {
+    libxl_ctx *ctx;
+    xentoollog_logger *lg;
+    xentoollog_logger *quiet; /* for probes whose failure is an answer */
+};
+
+int xengpu_xl_open(xentoollog_logger *lg, bool quiet, xengpu_xl **xl_r)
+{
+    xengpu_xl *xl = xengpu__xcalloc(1, sizeof(*xl));
+
+    xl->lg = lg ? lg : xengpu__logger_default();
+    xl->quiet = (xentoollog_logger *)xtl_createlogger_stdiostream(
+        stderr, XTL_NUM_LEVELS, 0); /* above every level: silent */
+    if (!xl->quiet) xengpu__oom();
+    if (libxl_ctx_alloc(&xl->ctx, LIBXL_VERSION, 0,
+                        quiet ? xl->quiet : xl->lg)) {
+        if (!quiet)
+            LOG(xl->lg, ERROR,
+                "cannot talk to Xen's toolstack (libxl); is "
+                "this a Xen dom0, and are you root?");
+        xengpu_xl_close(xl);
+        return -ENXIO;
+    }
+    *xl_r = xl;
+    return 0;
+}
+
+void xengpu_xl_close(xengpu_xl *xl)
+{
+    if (!xl) return;
+    if (xl->ctx) libxl_ctx_free(xl->ctx);
+    if (xl->quiet) xtl_logger_destroy(xl->quiet);
+    free(xl);
+}
+
+int xengpu_xl_domid(xengpu_xl *xl, const char *domain, uint32_t *domid_r)
+{
+    libxl_dominfo info;
+    char *end;
+    unsigned long id;
+
+    errno = 0;
+    id = strtoul(domain, &end, 10);
+    if (*domain >= '0' && *domain <= '9' && !*end && !errno &&
+        id < 0x7ff0 /* DOMID_FIRST_RESERVED */) {
+        libxl_dominfo_init(&info);
+        if (!libxl_domain_info(xl->ctx, &info, id)) {
+            libxl_dominfo_dispose(&info);
+            *domid_r = id;
+            return 0;
+        }
+        libxl_dominfo_dispose(&info);
+    } else if (!libxl_name_to_domid(xl->ctx, domain, domid_r)) {
+        return 0;
+    }
+    LOG(xl->lg, ERROR, "no domain '%s'; `xl list` shows the running ones",
+        domain);
+    return -ENOENT;
+}
+
+static bool same(const libxl_device_pci *p, const xengpu_bdf *b)
+{
+    return p->domain == b->domain && p->bus == b->bus && p->dev == b->dev &&
+           p->func == b->fn;
+}
+
+/* How many of CARD's functions DOMID holds now. */
+static size_t held_by(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
+{
+    libxl_device_pci *pcis;
+    int n = 0, i;
+    size_t k, count = 0;
+
+    pcis = libxl_device_pci_list(xl->ctx, domid, &n);
+    for (i = 0; i < n; i++)
+        for (k = 0; k < card->nfns; k++)
+            count += same(&pcis[i], &card->fns[k]->bdf);
+    libxl_device_pci_list_free(pcis, n);
+    return count;
+}
+
+int xengpu_xl_annotate(xengpu_xl *xl, xengpu_host *host)
+{
+    libxl_dominfo *doms;
+    int ndoms = 0, d;
+    size_t c;
+
+    doms = libxl_list_domain(xl->ctx, &ndoms);
+    if (!doms) return -EIO;
+    for (d = 0; d < ndoms; d++)
+        for (c = 0; c < xengpu_host_ncards(host); c++)
+            if (held_by(xl, doms[d].domid, xengpu_host_card(host, c)))
+                xengpu_host_set_holder(host, c, doms[d].domid);
+    libxl_dominfo_list_free(doms, ndoms);
+    return 0;
+}
+
+static int pci_op(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b, int op)
+{
+    libxl_device_pci pci;
+    int rc;
+
+    libxl_device_pci_init(&pci);
+    xengpu__libxl_pci_from_bdf(&pci, b);
+    switch (op) {
+    case 0:
+        rc = libxl_device_pci_add(xl->ctx, domid, &pci, NULL);
+        break;
+    case 1:
+        rc = libxl_device_pci_remove(xl->ctx, domid, &pci, NULL);
+        break;
+    default:
+        rc = libxl_device_pci_destroy(xl->ctx, domid, &pci, NULL);
+        break;
+    }
+    libxl_device_pci_dispose(&pci);
+    return xengpu__libxl_errno(rc);
+}
+
+/* Refuse a domain that cannot take a PCI device. */
+static int check_domain(xengpu_xl *xl, uint32_t domid, const char *card)
+{
+    libxl_domain_config cfg;
+    int r = 0;
+
+    libxl_domain_config_init(&cfg);
+    if (libxl_retrieve_domain_configuration(xl->ctx, domid, &cfg, NULL)) {
+        LOG(xl->lg, ERROR, "cannot read domain %u's configuration", domid);
+        r = -EIO;
+    } else if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_PVH) {
+        LOG(xl->lg, ERROR,
+            "domain %u is a PVH guest, and Xen 4.17 cannot "
+            "give PCI devices to PVH guests; use an HVM or PV guest for %s",
+            domid, card);
+        r = -EPERM;
+    } else if (cfg.c_info.passthrough == LIBXL_PASSTHROUGH_DISABLED) {
+        LOG(xl->lg, ERROR,
+            "domain %u was created without passthrough "
+            "(passthrough = \"enabled\" in its config), so Xen gave it no "
+            "IOMMU context; recreate it with that line to attach %s",
+            domid, card);
+        r = -EPERM;
+    }
+    libxl_domain_config_dispose(&cfg);
+    return r;
+}
+
+int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
+{
+    const char *name = card->fns[0]->name;
+    size_t i, done = 0;
+    int r;
+
+    if (card->state == XENGPU_CARD_ASSIGNED) {
+        LOG(xl->lg, ERROR,
+            "card %s is held by domain %ld; detach it first "
+            "(xengpu detach %ld %s)",
+            name, card->domid, card->domid, name);
+        return -EBUSY;
+    }
+    if (card->state != XENGPU_CARD_PREPARED) {
+        LOG(xl->lg, ERROR,
+            "card %s is not prepared for guests; run `xengpu "
+            "prepare %s` first, or attach with --prepare",
+            name, name);
+        return -EINVAL;
+    }
+    r = check_domain(xl, domid, name);
+    if (r) return r;
+    for (i = 0; i < card->nfns; i++) {
+        r = pci_op(xl, domid, &card->fns[i]->bdf, 0);
+        if (r) {
+            LOGE(xl->lg, ERROR, -r,
+                 "card %s: adding %s to domain %u failed; "
+                 "removing what was added",
+                 name, card->fns[i]->name, domid);
+            while (done-- > 0)
+                if (pci_op(xl, domid, &card->fns[done]->bdf, 1))
+                    pci_op(xl, domid, &card->fns[done]->bdf, 2);
+            return r;
+        }
+        done++;
+    }
+    syslog(LOG_NOTICE, "card %s attached to domain %u", name, domid);
+    return 0;
+}
+
+int xengpu_xl_detach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
+                     int timeout, bool force)
+{
+    const char *name = card->fns[0]->name;
+    time_t end = time(NULL) + timeout;
+    size_t i;
+    int r = 0;
+
+    if (!held_by(xl, domid, card)) {
+        LOG(xl->lg, ERROR, "domain %u does not hold card %s", domid, name);
+        return -ENOENT;
+    }
+    /* the last function first: the guest sees the slot go with fn 0 */
+    for (i = card->nfns; i-- > 0;) {
+        const xengpu_bdf *b = &card->fns[i]->bdf;
+
+        do
+            r = pci_op(xl, domid, b, 1);
+        while (r == -ETIMEDOUT && time(NULL) < end);
+        if (r && force) {
+            LOGE(xl->lg, WARN, -r,
+                 "domain %u did not release %s; removing "
+                 "it without the guest's consent",
+                 domid, card->fns[i]->name);
+            r = pci_op(xl, domid, b, 2);
+        }
+        if (r == -ETIMEDOUT) {
+            LOG(xl->lg, ERROR,
+                "domain %u did not release %s in time; the "
+                "card stays attached; retry with a longer --timeout, or "
+                "--force",
+                domid, card->fns[i]->name);
+            return r;
+        }
+        if (r) {
+            LOGE(xl->lg, ERROR, -r,
+                 "card %s: removing %s from domain %u "
+                 "failed",
+                 name, card->fns[i]->name, domid);
+            return r;
+        }
+    }
+    syslog(LOG_NOTICE, "card %s detached from domain %u", name, domid);
+    return 0;
+}
