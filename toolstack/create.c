@@ -71,12 +71,11 @@ static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
     for (i = 0; i < res->n; i++) {
         ch = &res->choices[i];
         fprintf(req->out,
-                "# gpu[%zu] \"%s\": card %s (%04x:%04x, %zu function%s, %s) "
-                "in virtual slot %02x\n",
+                "# gpu[%zu] \"%s\": card %s (%04x:%04x, %zu function%s, %s)\n",
                 ch->spec, cfg->gpus[ch->spec].text, ch->card->fns[0]->name,
                 ch->card->primary->vendor, ch->card->primary->device,
                 ch->card->nfns, ch->card->nfns > 1 ? "s" : "",
-                xengpu_card_state_name(ch->card->state), ch->vslot);
+                xengpu_card_state_name(ch->card->state));
     }
     fprintf(req->out, "pci = %s\npassthrough = \"%s\"\n", pci,
             passthrough_value(cfg));

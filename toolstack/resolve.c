@@ -24,7 +24,6 @@ struct ctx {
     xentoollog_logger *lg;
     struct cfgpci *cfgpci;
     size_t ncfgpci;
-    uint32_t vslots_used; /* bit per virtual slot */
     const xengpu_card **taken;
     size_t *taken_by; /* spec index of each taken card */
     size_t ntaken;
@@ -55,7 +54,6 @@ static int read_cfgpci(struct ctx *c)
                               pci.func };
             c->cfgpci[c->ncfgpci++].all_fns =
                 pci.vfunc_mask == LIBXL_PCI_FUNC_ALL;
-            if (pci.vdevfn >> 3) c->vslots_used |= 1u << (pci.vdevfn >> 3);
         }
         libxl_device_pci_dispose(&pci);
     }
@@ -292,45 +290,23 @@ static int specificity(const xengpu_gpuspec *s)
     }
 }
 
-static int next_vslot(struct ctx *c, unsigned *vslot_r)
-{
-    unsigned v;
-
-    for (v = XENGPU_VSLOT_FIRST; v <= 0x1f; v++) {
-        if (c->vslots_used & (1u << v)) continue;
-        c->vslots_used |= 1u << v;
-        *vslot_r = v;
-        return 0;
-    }
-    LOG(c->lg, ERROR,
-        "%s: no virtual PCI slot left between %02x and 1f "
-        "for the cards",
-        c->req->file, XENGPU_VSLOT_FIRST);
-    return -EINVAL;
-}
-
 static void write_entry(xengpu_choice *ch, const xengpu_gpuspec *s)
 {
     const xengpu_card *card = ch->card;
-    char addr[XENGPU_BDF_STRLEN], opts[64];
+    size_t i, off = 0;
+    char opts[64];
 
     xengpu_gpuspec_xl_options(s, opts, sizeof(opts));
-    if (card->nfns > 1) {
-        xengpu_slot_format(&card->fns[0]->bdf, addr, sizeof(addr));
-        snprintf(ch->pci, sizeof(ch->pci), "%s.*@%02x%s", addr, ch->vslot,
-                 opts);
-    } else {
-        snprintf(ch->pci, sizeof(ch->pci), "%s@%02x%s", card->fns[0]->name,
-                 ch->vslot, opts);
-    }
+    for (i = 0; i < card->nfns && off < sizeof(ch->pci); i++)
+        off += snprintf(ch->pci + off, sizeof(ch->pci) - off, "%s%s%s",
+                        i ? "', '" : "", card->fns[i]->name, opts);
 }
 
-/* The taken cards as choices, in spec order, each with a slot. */
-static int make_choices(struct ctx *c, xengpu_resolution *res)
+/* The taken cards as choices, in spec order, with their entries. */
+static void make_choices(struct ctx *c, xengpu_resolution *res)
 {
     xengpu_choice *ch;
     size_t si, i;
-    int rc;
 
     res->choices = xengpu__xcalloc(c->ntaken, sizeof(*res->choices));
     for (si = 0; si < c->req->nspecs; si++) {
@@ -340,12 +316,9 @@ static int make_choices(struct ctx *c, xengpu_resolution *res)
             ch->card = c->taken[i];
             ch->spec = si;
             ch->was_prepared = ch->card->state == XENGPU_CARD_PREPARED;
-            rc = next_vslot(c, &ch->vslot);
-            if (rc) return rc;
             write_entry(ch, &c->req->specs[si]);
         }
     }
-    return 0;
 }
 
 void xengpu_resolution_init(xengpu_resolution *res)
@@ -376,7 +349,7 @@ int xengpu_resolve(const xengpu_resolve_req *req, xentoollog_logger *lg,
             if (specificity(&req->specs[si]) == level)
                 rc = resolve_spec(&c, si);
     xengpu_resolution_dispose(res_r);
-    if (!rc) rc = make_choices(&c, res_r);
+    if (!rc) make_choices(&c, res_r);
     if (rc) xengpu_resolution_dispose(res_r);
     free(c.cfgpci);
     free(c.taken);

@@ -17,15 +17,16 @@
  * or nothing: one spec that cannot be met fails the whole resolution,
  * logged with the spec and why each candidate was refused.
  *
- * pci entries (xl-pci-configuration(5) of Xen 4.17): each card gets one
- * virtual slot, from XENGPU_VSLOT_FIRST up, skipping slots the config's
- * own pci entries name with @VSLOT or vslot=.  A card of several
- * functions is written "DDDD:BB:DD.*@VS": libxl then adds every function
- * of the slot into virtual slot VS with its function number kept,
- * function 0 last (libxl's @VSLOT on a single function always means
- * virtual function 0, so per-function entries cannot share a slot).  A
- * single-function card (or an SR-IOV VF) is "DDDD:BB:DD.F@VS" and is seen
- * as function 0.  The spec's options follow: ",permissive=1" ...
+ * pci entries (xl-pci-configuration(5) of Xen 4.17): one entry per
+ * function of the card, "DDDD:BB:DD.F" followed by the spec's options
+ * (",permissive=1" ...), without a virtual slot.  A PV guest's pcifront
+ * then shows the card's functions together in one slot (pciback keeps a
+ * slot's functions together); an HVM guest's device model gives each
+ * function a slot of its own.  libxl's one-slot form "DDDD:BB:DD.*@VS"
+ * is not used: in the nested test bed, Xen 4.17's libxl added only the
+ * card's highest function with it, at creation and at hot-plug, and then
+ * could not remove it.  A choice's `pci` holds its entries joined by
+ * "', '", ready to be quoted as one list item.
  */
 #ifndef XENGPU_RESOLVE_H
 #define XENGPU_RESOLVE_H
@@ -38,10 +39,8 @@
 #include "gpuspec.h"
 #include "pciback-helper/host.h"
 
-/* First virtual slot given to a card: above QEMU's emulated devices. */
-#define XENGPU_VSLOT_FIRST 0x10
-/* Longest pci entry written: address, ".*@1f" and every option. */
-#define XENGPU_PCI_ENTRY_MAX 96
+/* The entries of one card: up to 8 functions, each with every option. */
+#define XENGPU_PCI_ENTRY_MAX 768
 
 /* A function a domain holds (from libxl_device_pci_list). */
 typedef struct xengpu_held_fn {
@@ -71,7 +70,6 @@ typedef struct xengpu_resolve_req {
 typedef struct xengpu_choice {
     const xengpu_card *card; /* belongs to the host */
     size_t spec;             /* index into the request's specs */
-    unsigned vslot;
     bool was_prepared; /* on pciback before this request */
     char pci[XENGPU_PCI_ENTRY_MAX];
 } xengpu_choice;

@@ -158,11 +158,12 @@ static void test_dry_run_golden(void **state)
     assert_string_equal(
         c->out,
         "# gpu[0] \"10de:1d01,permissive=1\": card 0000:01:00.0 (10de:1d01, "
-        "2 functions, host) in virtual slot 10\n"
+        "2 functions, host)\n"
         "# gpu[1] \"vendor=1002,rdm_policy=relaxed\": card 0000:08:00.0 "
-        "(1002:73a5, 2 functions, host) in virtual slot 11\n"
-        "pci = [ '0000:02:00.1', '0000:01:00.*@10,permissive=1', "
-        "'0000:08:00.*@11,rdm_policy=relaxed' ]\n"
+        "(1002:73a5, 2 functions, host)\n"
+        "pci = [ '0000:02:00.1', '0000:01:00.0,permissive=1', "
+        "'0000:01:00.1,permissive=1', '0000:08:00.0,rdm_policy=relaxed', "
+        "'0000:08:00.1,rdm_policy=relaxed' ]\n"
         "passthrough = \"enabled\"\n");
     assert_string_equal(c->moves, "");
     assert_null(xl_args(c));
@@ -191,8 +192,9 @@ static void test_create_runs_xl(void **state)
                                   "prepare 0000:08:00.0\n");
     snprintf(want, sizeof(want),
              "create\n%s\n-c\nvcpus=4\n"
-             "pci=[ '0000:02:00.1', '0000:01:00.*@10,permissive=1', "
-             "'0000:08:00.*@11,rdm_policy=relaxed' ]\n"
+             "pci=[ '0000:02:00.1', '0000:01:00.0,permissive=1', "
+             "'0000:01:00.1,permissive=1', '0000:08:00.0,rdm_policy=relaxed', "
+             "'0000:08:00.1,rdm_policy=relaxed' ]\n"
              "passthrough=\"enabled\"\n",
              c->cfg);
     assert_string_equal(xl_args(c), want);
@@ -262,8 +264,10 @@ static void test_cli_dry_run(void **state)
     fclose(errf);
     if (rc) fail_msg("exit %d: %s", rc, err);
     assert_non_null(strstr(c->out, "\npci = [ '0000:02:00.1', "
-                                   "'0000:01:00.*@10,permissive=1', "
-                                   "'0000:08:00.*@11,rdm_policy=relaxed' ]\n"
+                                   "'0000:01:00.0,permissive=1', "
+                                   "'0000:01:00.1,permissive=1', "
+                                   "'0000:08:00.0,rdm_policy=relaxed', "
+                                   "'0000:08:00.1,rdm_policy=relaxed' ]\n"
                                    "passthrough = \"enabled\"\n"));
     assert_string_equal(c->moves, "");
     free(err);

@@ -191,11 +191,16 @@ static void test_numa_preference(void **state)
     assert_int_equal(c->res.n, 2);
     assert_string_equal(c->res.choices[0].card->fns[0]->name, "0000:81:00.0");
     assert_string_equal(c->res.choices[1].card->fns[0]->name, "0000:c1:00.0");
-    assert_string_equal(c->res.choices[0].pci, "0000:81:00.*@10,permissive=1");
-    assert_string_equal(c->res.choices[1].pci, "0000:c1:00.*@11,permissive=1");
+    assert_string_equal(
+        c->res.choices[0].pci,
+        "0000:81:00.0,permissive=1', '0000:81:00.1,permissive=1");
+    assert_string_equal(
+        c->res.choices[1].pci,
+        "0000:c1:00.0,permissive=1', '0000:c1:00.1,permissive=1");
     assert_false(c->res.choices[0].was_prepared);
-    /* xl: every function of the slot into virtual slot 0x10, fn kept. */
-    xl_reads(c->res.choices[0].pci, 0x81, 0, 0x10 << 3, true);
+    /* xl: each entry one function, no virtual slot asked for */
+    xl_reads("0000:81:00.0,permissive=1", 0x81, 0, 0, false);
+    xl_reads("0000:81:00.1,permissive=1", 0x81, 1, 0, false);
     /* Without a node: lowest addresses. */
     c->req.numa_node = -1;
     assert_int_equal(resolve(c), 0);
@@ -239,7 +244,6 @@ static void test_held_and_all_or_nothing(void **state)
     assert_int_equal(resolve(c), 0);
     assert_int_equal(c->res.n, 3);
     assert_string_equal(c->res.choices[0].card->fns[0]->name, "0000:41:00.0");
-    assert_int_equal(c->res.choices[0].vslot, 0x10);
     assert_string_equal(c->res.choices[1].card->fns[0]->name, "0000:01:00.0");
     assert_string_equal(c->res.choices[2].card->fns[0]->name, "0000:c1:00.0");
     assert_int_equal(c->res.choices[2].spec, 1);
@@ -264,10 +268,12 @@ static void test_config_pci(void **state)
     spec(c, "01:00.1,rdm_policy=relaxed");
     assert_int_equal(resolve(c), 0);
     assert_string_equal(c->res.choices[0].pci,
-                        "0000:01:00.*@11,rdm_policy=relaxed");
+                        "0000:01:00.0,rdm_policy=relaxed', "
+                        "'0000:01:00.1,rdm_policy=relaxed");
     value = xengpu_resolution_pci_value(&c->res, pci, 2);
     assert_string_equal(value, "[ '0000:41:00.0,permissive=1', '03:00.0@10', "
-                               "'0000:01:00.*@11,rdm_policy=relaxed' ]");
+                               "'0000:01:00.0,rdm_policy=relaxed', "
+                               "'0000:01:00.1,rdm_policy=relaxed' ]");
     free(value);
     pci[1] = "03:00.0,bogus";
     assert_int_equal(resolve(c), -EINVAL);
@@ -302,7 +308,7 @@ static void test_b550(void **state)
     c->nspecs = 0;
     spec(c, "vendor=1002");
     assert_int_equal(resolve(c), 0);
-    assert_string_equal(c->res.choices[0].pci, "0000:08:00.*@10");
+    assert_string_equal(c->res.choices[0].pci, "0000:08:00.0', '0000:08:00.1");
     c->req.force = true;
     c->nspecs = 0;
     spec(c, "vendor=1002,count=2");
@@ -323,11 +329,11 @@ static void test_h100_vfs(void **state)
     spec(c, "10de:2321");
     assert_int_equal(resolve(c), 0);
     assert_int_equal(c->res.n, 3);
-    assert_string_equal(c->res.choices[0].pci, "0000:e1:00.5@10,permissive=1");
-    assert_string_equal(c->res.choices[1].pci, "0000:e1:00.0@11");
-    assert_string_equal(c->res.choices[2].pci, "0000:e1:00.4@12");
+    assert_string_equal(c->res.choices[0].pci, "0000:e1:00.5,permissive=1");
+    assert_string_equal(c->res.choices[1].pci, "0000:e1:00.0");
+    assert_string_equal(c->res.choices[2].pci, "0000:e1:00.4");
     /* A single function is seen as function 0 of its virtual slot. */
-    xl_reads(c->res.choices[0].pci, 0xe1, 5, 0x10 << 3, false);
+    xl_reads(c->res.choices[0].pci, 0xe1, 5, 0, false);
 }
 
 static void test_pools(void **state)
@@ -358,30 +364,6 @@ static void test_pools(void **state)
     xengpu_pools_free(pools);
 }
 
-/* Sixteen virtual slots at most from 0x10; slots in use are skipped. */
-static void test_vslots_run_out(void **state)
-{
-    struct ctx *c = *state;
-    char *pci[] = {
-        "0000:05:00.0@10",       "0000:06:00.0@11", "0000:07:00.0@12",
-        "0000:08:00.0,vslot=13", "0000:09:00.0@14", "0000:0a:00.0@15",
-        "0000:0b:00.0@16",       "0000:0c:00.0@17", "0000:0d:00.0@18",
-        "0000:0e:00.0@19",       "0000:0f:00.0@1a", "0000:10:00.0@1b",
-        "0000:11:00.0@1c",       "0000:12:00.0@1d", "0000:13:00.0@1e"
-    };
-
-    romane(c, NULL);
-    discover(c);
-    c->req.pci = pci;
-    c->req.npci = 15;
-    spec(c, "01:00.0");
-    assert_int_equal(resolve(c), 0);
-    assert_int_equal(c->res.choices[0].vslot, 0x1f);
-    spec(c, "41:00.0");
-    assert_int_equal(resolve(c), -EINVAL);
-    want_log(c, "no virtual PCI slot left");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,7 +377,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_b550, setup, teardown),
         cmocka_unit_test_setup_teardown(test_h100_vfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pools, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vslots_run_out, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
