@@ -70,7 +70,7 @@ typedef struct xengpu_resolve_req {
 typedef struct xengpu_choice {
     const xengpu_card *card; /* belongs to the host */
     size_t spec;             /* index into the request's specs */
-    bool was_prepared; /* on pciback before this request */
+    bool was_prepared;       /* on pciback before this request */
     char pci[XENGPU_PCI_ENTRY_MAX];
 } xengpu_choice;
 
