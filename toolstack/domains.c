@@ -130,8 +130,13 @@ static int pci_op(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b, int op)
     return xengpu__libxl_errno(rc);
 }
 
-/* Refuse a domain that cannot take a PCI device. */
-static int check_domain(xengpu_xl *xl, uint32_t domid, const char *card)
+/*
+ * Refuse a domain that cannot take a PCI device.  *pt_r: its config
+ * asked for passthrough explicitly (libxl keeps "default" for a guest
+ * whose config did not say, whatever Xen then decided).
+ */
+static int check_domain(xengpu_xl *xl, uint32_t domid, const char *card,
+                        bool *pt_r)
 {
     libxl_domain_config cfg;
     int r = 0;
@@ -154,6 +159,8 @@ static int check_domain(xengpu_xl *xl, uint32_t domid, const char *card)
             domid, card);
         r = -EPERM;
     }
+    *pt_r = cfg.c_info.passthrough != LIBXL_PASSTHROUGH_DEFAULT &&
+            cfg.c_info.passthrough != LIBXL_PASSTHROUGH_DISABLED;
     libxl_domain_config_dispose(&cfg);
     return r;
 }
@@ -162,6 +169,7 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
 {
     const char *name = card->fns[0]->name;
     size_t i, done = 0;
+    bool pt = false;
     int r;
 
     if (card->state == XENGPU_CARD_ASSIGNED) {
@@ -178,15 +186,20 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
             name, name);
         return -EINVAL;
     }
-    r = check_domain(xl, domid, name);
+    r = check_domain(xl, domid, name, &pt);
     if (r) return r;
     for (i = 0; i < card->nfns; i++) {
         r = pci_op(xl, domid, &card->fns[i]->bdf, 0);
         if (r) {
             LOGE(xl->lg, ERROR, -r,
-                 "card %s: adding %s to domain %u failed; "
-                 "removing what was added",
-                 name, card->fns[i]->name, domid);
+                 "card %s: adding %s to domain %u failed; removing what "
+                 "was added%s",
+                 name, card->fns[i]->name, domid,
+                 pt ? ""
+                    : " (its config does not say passthrough = "
+                      "\"enabled\"; a guest created without a PCI "
+                      "device then has no IOMMU context: recreate it "
+                      "with that line)");
             while (done-- > 0)
                 if (pci_op(xl, domid, &card->fns[done]->bdf, 1))
                     pci_op(xl, domid, &card->fns[done]->bdf, 2);

@@ -52,7 +52,7 @@ expect_refusal attach-bad-usage 2 "needs DOMAIN and CARD" xengpu attach pv1
 xengpu prepare $GPU1 >/dev/null 2>&1
 sed 's/^name = .*/name = "nopt"/; /passthrough/d' /root/pv.cfg >/tmp/nopt.cfg
 xlt 60 create /tmp/nopt.cfg >/dev/null 2>&1
-expect_refusal attach-no-passthrough 1 'created without passthrough' xengpu attach nopt $GPU1
+expect_refusal attach-no-passthrough 1 'does not say passthrough = "enabled"' xengpu attach nopt $GPU1
 xlt 30 destroy nopt
 xlt 60 create /root/pvh.cfg >/dev/null 2>&1
 expect_refusal attach-pvh 1 "PVH guest" xengpu attach pvh1 $GPU1
