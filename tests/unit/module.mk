@@ -52,3 +52,14 @@ UNIT_TESTS += test-create
 test-create_SRCS := tests/unit/test-create.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c
 test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+UNIT_TESTS += test-domains
+test-domains_SRCS := tests/unit/test-domains.c $(FAKE_SYSFS_SRCS) \
+	toolstack/domains.c pciback-helper/libxl-compat.c \
+	$(libxengpu-pciback_SRCS)
+test-domains_LDLIBS := -lxenlight -lxentoollog
+test-domains_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_device_pci_add \
+	libxl_device_pci_remove libxl_device_pci_destroy \
+	libxl_device_pci_list libxl_device_pci_list_free \
+	libxl_retrieve_domain_configuration libxl_domain_info \
+	libxl_name_to_domid
