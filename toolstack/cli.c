@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "domains.h"
+#include "record.h"
 #include "create.h"
 #include "inventory.h"
 #include "pciback-helper/host.h"
@@ -523,6 +524,31 @@ static int create_prepare(void *opaque, const char *bdf)
     return run_helper(opaque, "prepare", bdf);
 }
 
+/* The domain's request, by UUID, for restore and migration. */
+static int create_record(void *opaque, const xengpu_domcfg *cfg,
+                         const xengpu_resolution *res)
+{
+    struct cli *cli = opaque;
+    const char **specs;
+    xengpu_bdf *cards;
+    xengpu_request req;
+    size_t i;
+    int r;
+
+    if (!cfg->name) return -EINVAL;
+    specs = xengpu__xcalloc(cfg->ngpus, sizeof(*specs));
+    cards = xengpu__xcalloc(res->n, sizeof(*cards));
+    for (i = 0; i < cfg->ngpus; i++)
+        specs[i] = cfg->gpus[i].text;
+    for (i = 0; i < res->n; i++)
+        cards[i] = res->choices[i].card->fns[0]->bdf;
+    req = (xengpu_request){ cfg->name, specs, cfg->ngpus, cards, res->n };
+    r = xengpu_request_record(cli->state_dir, &req, cli->lg);
+    free(specs);
+    free(cards);
+    return r;
+}
+
 static int create_release(void *opaque, const char *bdf)
 {
     struct cli *cli = opaque;
@@ -537,7 +563,8 @@ static int create_release(void *opaque, const char *bdf)
 
 static int cmd_create(struct cli *cli, int argc, char **argv)
 {
-    xengpu_create_ops ops = { create_prepare, create_release, cli };
+    xengpu_create_ops ops = { create_prepare, create_release, create_record,
+                              cli };
     xengpu_create_req req = { .dry_run = cli->dry_run,
                               .force = cli->force,
                               .ops = &ops,

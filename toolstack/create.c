@@ -223,6 +223,11 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
         undo(req, &res, res.n, lg);
         goto out;
     }
+    if (req->ops->record && req->ops->record(req->ops->opaque, cfg, &res))
+        LOG(lg, WARN,
+            "create: domain %s runs, but its GPU request is not "
+            "recorded; a later restore or migration cannot see it",
+            cfg->name ? cfg->name : cfg->file);
     rc = 0;
 out:
     free(pci);

@@ -38,6 +38,12 @@
 typedef struct xengpu_create_ops {
     int (*prepare)(void *opaque, const char *bdf);
     int (*release)(void *opaque, const char *bdf);
+    /*
+     * After xl created the domain: record what it asked for (NULL: not
+     * recorded).  A failure is logged as a warning; the domain stays.
+     */
+    int (*record)(void *opaque, const xengpu_domcfg *cfg,
+                  const xengpu_resolution *res);
     void *opaque;
 } xengpu_create_ops;
 

@@ -6,8 +6,8 @@
 LIBS += xengpu
 libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
 	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c \
-	toolstack/domains.c
-libxengpu_LDLIBS := -lxlutil -lxenlight -lxenctrl -lxentoollog $(call pkg_libs,yajl)
+	toolstack/domains.c toolstack/record.c
+libxengpu_LDLIBS := -lxlutil -lxenlight -lxenctrl -lxenstore -lxentoollog $(call pkg_libs,yajl)
 
 PROGRAMS += xengpu
 xengpu_SRCS := toolstack/main.c

@@ -20,7 +20,8 @@ test-pcicfg_SRCS := tests/unit/test-pcicfg.c tests/unit/fake-sysfs.c \
 
 UNIT_TESTS += test-cli
 test-cli_SRCS := tests/unit/test-cli.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
 test-cli_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-pciback
@@ -35,7 +36,8 @@ test-pciback_WRAP := libxl_ctx_alloc libxl_ctx_free \
 
 UNIT_TESTS += test-snapshot
 test-snapshot_SRCS := tests/unit/test-snapshot.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
 test-snapshot_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-gpuspec
@@ -50,7 +52,8 @@ test-resolve_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-create
 test-create_SRCS := tests/unit/test-create.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
 test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-domains

@@ -111,7 +111,7 @@ static int teardown(void **state)
 
 static int create(struct ctx *c, bool dry_run, char **args, size_t nargs)
 {
-    xengpu_create_ops ops = { prepare, release, c };
+    xengpu_create_ops ops = { prepare, release, NULL, c };
     xengpu_create_req req = { .config = c->cfg,
                               .args = args,
                               .nargs = nargs,

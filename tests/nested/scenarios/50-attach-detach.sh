@@ -118,6 +118,19 @@ mark
 check create-pv xengpu create /tmp/pvg.cfg
 check_guest create-pv-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90
 xl pci-list pv1
+# the request, by UUID, in the state dir and in xenstore (dom0 only)
+uuid=$(xl list -v pv1 | awk 'NR==2{print $7}')
+rec=$XENGPU_STATE_DIR/domains/$uuid.json
+cat "$rec"
+xenstore-ls -p /xengpu/domain/$uuid
+if grep -q '"gpu":\["1002:5046"\]' "$rec" && grep -q '"cards":\["0000:01:00.0"\]' "$rec" &&
+	[ "$(xenstore-read /xengpu/domain/$uuid/gpu/0/card)" = 0000:01:00.0 ] &&
+	[ "$(xenstore-read /xengpu/domain/$uuid/gpu/0/spec)" = 1002:5046 ] &&
+	xenstore-ls -p /xengpu/domain/$uuid | grep -q 'name = "pv1".*(n0)'; then
+	pass create-records-request "$uuid"
+else
+	fail create-records-request "no or wrong record for $uuid"
+fi
 sed 's/^memory = .*/memory = 128\nmaxmem = 256/' /tmp/pvg.cfg | sed 's/^name = .*/name = "pod"/' >/tmp/pod.cfg
 expect_refusal create-refuses-pod 1 "maxmem" xengpu create /tmp/pod.cfg
 xlt 60 destroy pv1

@@ -1,0 +1,177 @@
+/*
+ * record.c - the request of a GPU domain, in the state directory and in
+ * xenstore.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xenstore.h>
+#include <yajl/yajl_gen.h>
+
+#include "pciback-helper/libxl-compat.h"
+#include "pciback-helper/state.h"
+#include "pciback-helper/util.h"
+#include "record.h"
+
+#define GEN_STR(g, s) \
+    yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+static char *request_json(const char *uuid, const xengpu_request *req)
+{
+    char b[XENGPU_BDF_STRLEN], *out;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len, i;
+
+    if (!g) xengpu__oom();
+    yajl_gen_map_open(g);
+    GEN_STR(g, "version");
+    yajl_gen_integer(g, 1);
+    GEN_STR(g, "uuid");
+    GEN_STR(g, uuid);
+    GEN_STR(g, "name");
+    GEN_STR(g, req->name);
+    GEN_STR(g, "gpu");
+    yajl_gen_array_open(g);
+    for (i = 0; i < req->nspecs; i++)
+        GEN_STR(g, req->specs[i]);
+    yajl_gen_array_close(g);
+    GEN_STR(g, "cards");
+    yajl_gen_array_open(g);
+    for (i = 0; i < req->ncards; i++) {
+        xengpu_bdf_format(&req->cards[i], b, sizeof(b));
+        GEN_STR(g, b);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    yajl_gen_get_buf(g, &buf, &len);
+    out = xengpu__xasprintf("%.*s\n", (int)len, (const char *)buf);
+    yajl_gen_free(g);
+    return out;
+}
+
+/* STATE/domains/UUID.json, written atomically. */
+static int write_file(const char *state_dir, const char *uuid,
+                      const char *text, xentoollog_logger *lg)
+{
+    char name[80], tmp[90];
+    int sfd = -1, fd = -1, r;
+    size_t len = strlen(text);
+
+    r = xengpu_state_open(state_dir, lg, &sfd);
+    if (r) return r;
+    if (mkdirat(sfd, "domains", 0700) < 0 && errno != EEXIST) goto fail;
+    snprintf(name, sizeof(name), "domains/%s.json", uuid);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+    fd = openat(sfd, tmp,
+                O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+        goto fail;
+    close(fd);
+    fd = -1;
+    if (renameat(sfd, tmp, sfd, name) < 0) goto fail;
+    close(sfd);
+    return 0;
+fail:
+    r = -errno;
+    LOGE(lg, ERROR, errno, "cannot record the GPU request of domain %s", uuid);
+    if (fd >= 0) close(fd);
+    unlinkat(sfd, tmp, 0);
+    close(sfd);
+    return r;
+}
+
+static bool xs_put(struct xs_handle *xs, xs_transaction_t t, const char *uuid,
+                   const char *key, const char *value)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), XENGPU_XS_ROOT "/%s/%s", uuid, key);
+    return xs_write(xs, t, path, value, strlen(value));
+}
+
+/* The xenstore mirror: one transaction, retried when it conflicts. */
+static int mirror(const char *uuid, unsigned domid, const xengpu_request *req,
+                  xentoollog_logger *lg)
+{
+    struct xs_handle *xs = xs_open(0);
+    char key[32], val[XENGPU_BDF_STRLEN], dom[16];
+    int tries = 0, r;
+    xs_transaction_t t;
+    bool ok;
+    size_t i;
+
+    if (!xs) {
+        LOGE(lg, ERROR, errno, "cannot open xenstore");
+        return -errno;
+    }
+    snprintf(dom, sizeof(dom), "%u", domid);
+    for (;;) {
+        t = xs_transaction_start(xs);
+        ok = t != XBT_NULL && xs_put(xs, t, uuid, "name", req->name) &&
+             xs_put(xs, t, uuid, "domid", dom);
+        for (i = 0; ok && i < req->nspecs; i++) {
+            snprintf(key, sizeof(key), "gpu/%zu/spec", i);
+            ok = xs_put(xs, t, uuid, key, req->specs[i]);
+        }
+        for (i = 0; ok && i < req->ncards; i++) {
+            snprintf(key, sizeof(key), "gpu/%zu/card", i);
+            xengpu_bdf_format(&req->cards[i], val, sizeof(val));
+            ok = xs_put(xs, t, uuid, key, val);
+        }
+        if (!ok) {
+            r = -errno;
+            if (t != XBT_NULL) xs_transaction_end(xs, t, true);
+        } else if (xs_transaction_end(xs, t, false)) {
+            r = 0;
+        } else {
+            r = -errno;
+            if (r == -EAGAIN && ++tries < 10) continue; /* raced: again */
+        }
+        break;
+    }
+    if (r)
+        LOGE(lg, ERROR, -r, "cannot write %s/%s in xenstore", XENGPU_XS_ROOT,
+             uuid);
+    xs_close(xs);
+    return r;
+}
+
+int xengpu_request_record(const char *state_dir, const xengpu_request *req,
+                          xentoollog_logger *lg)
+{
+    char uuid[LIBXL_UUID_FMTLEN + 1], *text;
+    libxl_dominfo info;
+    libxl_ctx *ctx = NULL;
+    uint32_t domid;
+    int r;
+
+    if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, lg)) {
+        LOG(lg, ERROR, "cannot talk to libxl to record domain %s's request",
+            req->name);
+        return -ENXIO;
+    }
+    libxl_dominfo_init(&info);
+    if (libxl_name_to_domid(ctx, req->name, &domid) ||
+        libxl_domain_info(ctx, &info, domid)) {
+        LOG(lg, ERROR,
+            "domain %s is not running; its GPU request is not "
+            "recorded",
+            req->name);
+        r = -ENOENT;
+        goto out;
+    }
+    snprintf(uuid, sizeof(uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
+    text = request_json(uuid, req);
+    r = write_file(state_dir, uuid, text, lg);
+    free(text);
+    if (!r) r = mirror(uuid, domid, req, lg);
+out:
+    libxl_dominfo_dispose(&info);
+    libxl_ctx_free(ctx);
+    return r;
+}

@@ -1,0 +1,39 @@
+/*
+ * record.h - what a domain asked for, kept where a migration or restore
+ * can find it: the request of `xengpu create`, keyed by the domain's
+ * UUID (which survives guest reboots and migration, unlike its domid).
+ *
+ *   STATE_DIR/domains/UUID.json   {"version":1,"uuid":...,"name":...,
+ *                                  "gpu":["SPEC",...],
+ *                                  "cards":["0000:01:00.0",...]}
+ *   /xengpu/domain/UUID/name, /domid        mirrored in xenstore, one
+ *   /xengpu/domain/UUID/gpu/N/spec, /card   transaction, readable by
+ *                                           dom0 only (declared in
+ *                                           xenstore-schema/schema)
+ *
+ * Returns 0 or a negative errno; failures are logged once, naming the
+ * domain.  The domain must exist (it is looked up by NAME through libxl).
+ */
+#ifndef XENGPU_RECORD_H
+#define XENGPU_RECORD_H
+
+#include <stddef.h>
+#include <xentoollog.h>
+
+#include "pciback-helper/bdf.h"
+
+#define XENGPU_XS_ROOT "/xengpu/domain"
+
+typedef struct xengpu_request {
+    const char *name;         /* the domain's name */
+    const char *const *specs; /* gpu = [...] entries, verbatim */
+    size_t nspecs;
+    const xengpu_bdf *cards; /* the cards chosen, function 0 each */
+    size_t ncards;
+} xengpu_request;
+
+/* Record REQ for the running domain it names.  STATE_DIR NULL: default. */
+int xengpu_request_record(const char *state_dir, const xengpu_request *req,
+                          xentoollog_logger *lg);
+
+#endif /* XENGPU_RECORD_H */
