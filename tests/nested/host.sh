@@ -5,7 +5,12 @@
 # 4.17 with a PV dom0, and two GPU-like cards, each behind its own PCIe
 # root port: 01:00.0 / 02:00.0 are ati-vga display functions and .1 an
 # intel-hda "HDMI audio" function in the same slot.  dom0's console is an
-# emulated std VGA on the root bus, so neither card is the boot VGA.
+# emulated std VGA on the root bus, so neither card is the boot VGA.  A
+# third, single-function ati-vga sits behind a PCIe-to-PCI bridge beside
+# an e1000 NIC: conventional PCI has no ACS, so that card is not isolated
+# (both share the bridge's requester id) and is what refusals are tested
+# on.  The NIC's network is QEMU's user mode, restricted: no traffic
+# leaves QEMU.
 
 NESTED_IMG=${XENGPU_NESTED_OUT:-$TOP/build/nested}
 
@@ -31,7 +36,11 @@ host_start() {
 	-device intel-hda,bus=rp1,addr=00.1
 	-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=0x5
 	-device ati-vga,bus=rp2,addr=00.0,multifunction=on
-	-device intel-hda,bus=rp2,addr=00.1"
+	-device intel-hda,bus=rp2,addr=00.1
+	-device pcie-pci-bridge,id=pb,bus=pcie.0,addr=0x6
+	-device ati-vga,bus=pb,addr=01.0
+	-device e1000,bus=pb,addr=02.0,netdev=nnic
+	-netdev user,id=nnic,restrict=on"
 	# shellcheck disable=SC2086
 	setsid /usr/bin/time -v -o "$log.time" \
 		qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split \
