@@ -47,5 +47,11 @@ check hvm-live-migrate xlt 500 migrate -s "" hvm1 "xl migrate-receive" &&
 	echo "@@T migrate $(elapsed $t)s"
 mark
 xlt 120 pci-attach hvm1 $GPU0 && xlt 120 pci-attach hvm1 $AUD0
-check_guest hvm-migrated-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90
+check_guest hvm-migrated-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90 || {
+	# what the guest and Xen were doing, for the kept serial log
+	xl list
+	xl pci-list hvm1
+	tail -n 5 "$LOGD"/hvm1-serial.log
+	xl dmesg | tail -n 20
+}
 check hvm-destroy xlt 60 destroy hvm1
