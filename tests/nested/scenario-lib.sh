@@ -128,3 +128,24 @@ driver_of() {
 
 now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b - a}'; }
+
+# expect_refusal NAME EXIT PATTERN CMD...: CMD exits EXIT and prints a
+# line matching PATTERN (the refusal names the thing and the fix).
+expect_refusal() {
+	local n=$1 want=$2 pat=$3
+	shift 3
+	"$@" >/tmp/r.out 2>&1
+	local rc=$?
+	if [ $rc = "$want" ] && grep -q -- "$pat" /tmp/r.out; then
+		pass "$n" "$(grep -- "$pat" /tmp/r.out | head -n 1 | cut -c1-150)"
+	else
+		fail "$n" "rc=$rc (want $want), output: $(head -n 3 /tmp/r.out | tr '\n' ' ')"
+	fi
+}
+
+# card_json CARD KEY: the card-level "state", "domain", "iommu_isolated"
+# ... of CARD, from `xengpu show --json`.
+card_json() {
+	xengpu show --json "$1" | tr -d ' \n' |
+		sed -n "s/.*\"$2\":\(\"[a-z]*\"\|null\|true\|false\|[0-9]*\)[,}].*/\1/p"
+}

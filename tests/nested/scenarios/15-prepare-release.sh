@@ -34,18 +34,6 @@ else
 fi
 check prepare-again-is-noop xengpu-pciback prepare 01:00.1
 
-# --- refusals -------------------------------------------------------------
-expect_refusal() { # NAME EXIT PATTERN CMD...
-	local n=$1 want=$2 pat=$3
-	shift 3
-	"$@" >/tmp/r.out 2>&1
-	local rc=$?
-	if [ $rc = "$want" ] && grep -q -- "$pat" /tmp/r.out; then
-		pass "$n" "$(head -n 1 /tmp/r.out)"
-	else
-		fail "$n" "rc=$rc (want $want), output: $(head -n 2 /tmp/r.out | tr '\n' ' ')"
-	fi
-}
 vga_drv=$(driver_of 0000:00:02.0)
 expect_refusal refuse-boot-vga 1 "boot VGA" xengpu prepare 0000:00:02.0
 [ "$(driver_of 0000:00:02.0)" = "$vga_drv" ] && pass boot-vga-untouched ||

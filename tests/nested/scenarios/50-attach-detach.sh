@@ -5,22 +5,6 @@
 # timeout: 600
 . /mnt/share/lib.sh
 export XENGPU_STATE_DIR=/var/lib/xengpu
-expect_refusal() { # NAME EXIT PATTERN CMD...
-	local n=$1 want=$2 pat=$3
-	shift 3
-	"$@" >/tmp/r.out 2>&1
-	local rc=$?
-	if [ $rc = "$want" ] && grep -q -- "$pat" /tmp/r.out; then
-		pass "$n" "$(grep -- "$pat" /tmp/r.out | head -n 1 | cut -c1-150)"
-	else
-		fail "$n" "rc=$rc (want $want), output: $(head -n 3 /tmp/r.out | tr '\n' ' ')"
-	fi
-}
-# card_json CARD KEY: the card-level "state" or "domain" of CARD
-card_json() {
-	xengpu show --json "$1" | tr -d ' \n' |
-		sed -n "s/.*\"$2\":\(\"[a-z]*\"\|null\|[0-9]*\)[,}].*/\1/p"
-}
 
 xengpu prepare $GPU0 >/dev/null 2>&1
 cp /root/pv.cfg /tmp/pv.cfg

@@ -4,10 +4,6 @@
 # timeout: 900
 . /mnt/share/lib.sh
 export XENGPU_STATE_DIR=/var/lib/xengpu
-card_json() {
-	xengpu show --json "$1" | tr -d ' \n' |
-		sed -n "s/.*\"$2\":\(\"[a-z]*\"\|null\|[0-9]*\)[,}].*/\1/p"
-}
 cp /root/hvm.cfg /tmp/hvm.cfg
 echo 'gpu = [ "1002:5046,permissive=1" ]' >>/tmp/hvm.cfg
 mark

@@ -13,7 +13,7 @@ nic=$(for d in /sys/bus/pci/devices/*; do
 echo "card behind the PCI bridge: $card, its neighbour: $nic"
 [ -n "$card" ] && [ -n "$nic" ] && pass bed-has-shared-card "$card beside $nic" ||
 	fail bed-has-shared-card "no ati-vga/e1000 pair behind a bridge"
-iso() { xengpu show --json "$1" | tr -d ' \n' | sed -n 's/.*"iommu_isolated":\(true\|false\).*/\1/p'; }
+iso() { card_json "$1" iommu_isolated; }
 [ "$(iso $card)" = false ] && pass list-not-isolated ||
 	fail list-not-isolated "iommu_isolated of $card is '$(iso $card)'"
 [ "$(iso $GPU0)" = true ] && [ "$(iso $GPU1)" = true ] && pass list-isolated-cards ||
