@@ -224,6 +224,16 @@ static int load_pciback(xengpu_pciback *pb)
 
 /* --- boot persistence ------------------------------------------------------ */
 
+/* LINE (ending in a newline) is one of TEXT's lines, whole. */
+static bool has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+
+    for (; *text; text = strchr(text, '\n') + 1)
+        if (!strncmp(text, line, n)) return true;
+    return false;
+}
+
 /*
  * Rewrite the modprobe configuration from the card records: pciback
  * hides every prepared function, and loads before each original driver
@@ -233,6 +243,7 @@ static int persist(xengpu_pciback *pb)
 {
     xengpu_bdf *cards = NULL;
     char *hide = xengpu__xstrdup(""), *deps = xengpu__xstrdup(""), *tmp;
+    char *line;
     size_t n = 0, i, j;
     FILE *f = NULL;
     int r;
@@ -254,12 +265,14 @@ static int persist(xengpu_pciback *pb)
             tmp = xengpu__xasprintf("%s(%s)", hide, b);
             free(hide);
             hide = tmp;
-            if (*d && !is_pciback(d) && !strstr(deps, d)) {
-                tmp = xengpu__xasprintf("%ssoftdep %s pre: xen-pciback\n",
-                                        deps, d);
+            if (!*d || is_pciback(d)) continue;
+            line = xengpu__xasprintf("softdep %s pre: xen-pciback\n", d);
+            if (!has_line(deps, line)) {
+                tmp = xengpu__xasprintf("%s%s", deps, line);
                 free(deps);
                 deps = tmp;
             }
+            free(line);
         }
     }
     if (!*hide) {

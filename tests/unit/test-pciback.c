@@ -377,6 +377,37 @@ static void prepare_moves_every_function(void **st)
     assert_int_equal(nadd, 2);
 }
 
+/* realworld/lspci-v-xxx-nvidia-rtx2080ti-x4-4func-old-pciids-bugreport.txt:
+ * a Turing card's UCSI function uses nvidia-gpu; nvidia must still get
+ * its own softdep line beside it. */
+static void boot_config_names_each_driver_once(void **st)
+{
+    struct fix *f = *st;
+    xengpu_cardrec other = { .op = XENGPU_REC_PREPARED, .nfns = 2 };
+    xengpu_bdf card = B("01:00.0");
+    char *conf;
+    int sfd;
+
+    other.card = B("0000:65:00.0");
+    other.fns[0].bdf = B("0000:65:00.0");
+    strcpy(other.fns[0].driver, "nvidia");
+    other.fns[1].bdf = B("0000:65:00.3");
+    strcpy(other.fns[1].driver, "nvidia-gpu");
+    sfd = open(f->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_int_equal(xengpu_rec_write(sfd, XENGPU_CARDREC, &other, NULL), 0);
+    close(sfd);
+    assert_int_equal(xengpu_pciback_prepare(f->pb, &card, 0), 0);
+    conf = slurp(f->conf);
+    assert_non_null(strstr(conf, "\nsoftdep nvidia pre: xen-pciback\n"));
+    assert_non_null(strstr(conf, "\nsoftdep nvidia-gpu pre: xen-pciback\n"));
+    assert_non_null(strstr(conf, "softdep snd_hda_intel pre: xen-pciback\n"));
+    assert_null(
+        strstr(strstr(conf, "softdep nvidia pre") + 1, "softdep nvidia pre"));
+    assert_non_null(strstr(
+        conf,
+        "hide=(0000:01:00.0)(0000:01:00.1)(0000:65:00.0)(0000:65:00.3)\n"));
+}
+
 static void prepare_failure_puts_back(void **st)
 {
     struct fix *f = *st;
@@ -691,6 +722,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(prepare_moves_every_function,
+                                        setup_a6000, teardown),
+        cmocka_unit_test_setup_teardown(boot_config_names_each_driver_once,
                                         setup_a6000, teardown),
         cmocka_unit_test_setup_teardown(prepare_failure_puts_back, setup_a6000,
                                         teardown),
