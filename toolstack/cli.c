@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 #include "domains.h"
 #include "record.h"
@@ -50,6 +51,7 @@ static int cmd_recover(struct cli *cli, int argc, char **argv);
 static int cmd_attach(struct cli *cli, int argc, char **argv);
 static int cmd_detach(struct cli *cli, int argc, char **argv);
 static int cmd_create(struct cli *cli, int argc, char **argv);
+static int cmd_check(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
@@ -78,6 +80,10 @@ static const struct verb verbs[] = {
       "create a domain whose xl CONFIG has gpu = [...]: pick free cards,\n"
       "      prepare them and run xl create with their pci entries;\n"
       "      --dry-run prints the resolved lines instead" },
+    { "check", cmd_check, "[--json]",
+      "is this host ready for GPU passthrough (Xen, IOMMU, interrupt\n"
+      "      remapping, quarantine, xen-pciback)?  One line per problem\n"
+      "      with its fix; exit status 1 when there is a problem" },
 };
 
 static const struct option options[] = {
@@ -595,6 +601,36 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     free(fns);
     xengpu_host_free(host);
     return rc;
+}
+
+static int cmd_check(struct cli *cli, int argc, char **argv)
+{
+    xengpu_check_facts facts;
+    xengpu_check_report rep;
+    char *text = NULL;
+    int fd, rc;
+
+    if (argc > 0) return bad_usage(cli, "check takes no arguments", argv[0]);
+    if (xengpu_sysfs_open_root(cli->sysfs_root, cli->lg, &fd))
+        return XENGPU_EXIT_FAIL;
+    xengpu_check_facts_init(&facts);
+    xengpu_check_gather(fd, cli->lg, &facts);
+    close(fd);
+    xengpu_check_assess(&facts, &rep);
+    if (cli->json) {
+        rc = xengpu_check_json(&facts, &rep, &text);
+        if (print_json(cli, rc, text)) return XENGPU_EXIT_FAIL;
+    } else {
+        xengpu_check_text(&facts, &rep, &text);
+        fputs(text, cli->out);
+        free(text);
+    }
+    if (!rep.problems) return XENGPU_EXIT_OK;
+    fprintf(cli->err,
+            "xengpu: check: not ready for GPU passthrough; fix the "
+            "problem%s above\n",
+            rep.problems == 1 ? "" : "s");
+    return XENGPU_EXIT_FAIL;
 }
 
 /* Look CARD up in a fresh, annotated view of the host. */

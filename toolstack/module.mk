@@ -6,7 +6,7 @@
 LIBS += xengpu
 libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
 	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c \
-	toolstack/domains.c toolstack/record.c
+	toolstack/domains.c toolstack/record.c toolstack/check.c
 libxengpu_LDLIBS := -lxlutil -lxenlight -lxenctrl -lxenstore -lxentoollog $(call pkg_libs,yajl)
 
 PROGRAMS += xengpu

@@ -20,3 +20,8 @@ FUZZERS += gpuspec
 fuzz-gpuspec_SRCS := tests/fuzz/fuzz-gpuspec.c toolstack/gpuspec.c \
 	pciback-helper/bdf.c pciback-helper/util.c
 fuzz-gpuspec_LDLIBS := -lxlutil -lxenlight -lxentoollog
+
+FUZZERS += xencheck
+fuzz-xencheck_SRCS := tests/fuzz/fuzz-xencheck.c toolstack/check.c \
+	pciback-helper/util.c
+fuzz-xencheck_LDLIBS := -lxenlight -lxenctrl -lxentoollog $(call pkg_libs,yajl)

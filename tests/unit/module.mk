@@ -66,3 +66,12 @@ test-domains_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_device_pci_add \
 	libxl_device_pci_list libxl_device_pci_list_free \
 	libxl_retrieve_domain_configuration libxl_domain_info \
 	libxl_name_to_domid
+
+UNIT_TESTS += test-check
+test-check_SRCS := tests/unit/test-check.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
+test-check_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+test-check_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_get_physinfo \
+	libxl_get_version_info xc_interface_open xc_interface_close \
+	xc_readconsolering geteuid
