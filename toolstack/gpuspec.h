@@ -43,7 +43,7 @@
  *   pool_render = [ "10de:2204", "0000:65:00.0", "vendor=1002" ]
  *
  * and `gpu = [ "pool=render" ]` picks a free card matching any member.
- * See toolstack/xengpu.conf.example.
+ * See examples/xengpu.conf.
  *
  * Parsers never log: xengpu_gpuspec_parse() describes what is wrong in a
  * caller's buffer; the config readers log once through LG, naming the

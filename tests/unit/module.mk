@@ -75,3 +75,9 @@ test-check_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 test-check_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_get_physinfo \
 	libxl_get_version_info xc_interface_open xc_interface_close \
 	xc_readconsolering geteuid
+
+UNIT_TESTS += test-examples
+test-examples_SRCS := tests/unit/test-examples.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
+test-examples_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)

@@ -596,8 +596,7 @@ static void test_pools_file(void **state)
     capture_log_init(&lg);
     /* The shipped example must parse, and its pools be valid. */
     assert_int_equal(
-        xengpu_pools_read("toolstack/xengpu.conf.example", &lg.vtable, &pools),
-        0);
+        xengpu_pools_read("examples/xengpu.conf", &lg.vtable, &pools), 0);
     assert_int_equal(xengpu_pool_members(pools, "render", &lg.vtable, &m, &n),
                      0);
     free(m);
