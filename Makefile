@@ -20,6 +20,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 B ?= build
@@ -184,6 +185,9 @@ check: deps
 install: all
 	$(foreach p,$(PROGRAMS),$(INSTALL) -D -m 0755 $(B)/bin/$(p) \
 		$(DESTDIR)$($(p)_INSTALLDIR)/$(p) &&) true
+	$(INSTALL) -D -m 0644 doc/xengpu.8 $(DESTDIR)$(MANDIR)/man8/xengpu.8
+	$(INSTALL) -D -m 0644 doc/xengpu.conf.5 \
+		$(DESTDIR)$(MANDIR)/man5/xengpu.conf.5
 
 # Tracked C sources only: work in progress is checked once it is added.
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
