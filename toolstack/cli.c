@@ -69,9 +69,10 @@ static const struct verb verbs[] = {
       "give every function of CARD back to its original driver" },
     { "recover", cmd_recover, "",
       "finish or undo operations a crash or kill interrupted" },
-    { "attach", cmd_attach, "[--prepare] DOMAIN CARD",
+    { "attach", cmd_attach, "[--prepare] [--force] DOMAIN CARD",
       "hot-plug every function of a prepared CARD into DOMAIN (a name\n"
-      "      or id); --prepare prepares it first" },
+      "      or id); --prepare prepares it first; refuses a host without\n"
+      "      interrupt remapping unless --force" },
     { "detach", cmd_detach, "[--timeout S] [--force] DOMAIN CARD",
       "remove every function of CARD from DOMAIN, waiting up to S\n"
       "      seconds for the guest to let go; --force removes it anyway" },
@@ -567,6 +568,33 @@ static int create_release(void *opaque, const char *bdf)
     return rc;
 }
 
+/*
+ * A guest given a device on a host without interrupt remapping can
+ * forge interrupts (MSIs) into the host: refuse, naming the fix, unless
+ * --force.  Where Xen's boot messages have left its console ring and the
+ * command line does not say, nothing is known and nothing refused.
+ */
+static int check_intremap(struct cli *cli)
+{
+    xengpu_check_facts facts;
+    int fd;
+
+    if (cli->force || cli->dry_run) return 0;
+    if (xengpu_sysfs_open_root(cli->sysfs_root, cli->lg, &fd)) return -1;
+    xengpu_check_facts_init(&facts);
+    xengpu_check_gather(fd, cli->lg, &facts);
+    close(fd);
+    if (facts.console.intremap != XENGPU_TRI_NO &&
+        facts.cmdline.intremap != XENGPU_TRI_NO)
+        return 0;
+    fprintf(cli->err, "xengpu: Xen runs without interrupt remapping, so a "
+                      "guest given a card could inject interrupts into the "
+                      "host; enable it (firmware, and no iommu=no-intremap "
+                      "on Xen's command line) or use --force to accept "
+                      "that\n");
+    return -1;
+}
+
 static int cmd_create(struct cli *cli, int argc, char **argv)
 {
     xengpu_create_ops ops = { create_prepare, create_release, create_record,
@@ -582,6 +610,7 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
 
     if (argc < 1) return bad_usage(cli, "create needs a CONFIG", NULL);
     if (cli->json) return bad_usage(cli, "--json does not apply to", "create");
+    if (check_intremap(cli)) return XENGPU_EXIT_FAIL;
     if (discover(cli, &host)) return XENGPU_EXIT_FAIL;
     if (xengpu_held_query(cli->lg, &fns, &held.n)) {
         if (!cli->dry_run) {
@@ -697,8 +726,8 @@ out:
 
 static int cmd_attach(struct cli *cli, int argc, char **argv)
 {
-    if (cli->force || cli->timeout)
-        return bad_usage(cli, "--force and --timeout are for", "detach");
+    if (cli->timeout) return bad_usage(cli, "--timeout is for", "detach");
+    if (argc == 2 && check_intremap(cli)) return XENGPU_EXIT_FAIL;
     return attach_detach(cli, argc, argv, true);
 }
 

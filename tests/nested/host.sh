@@ -50,7 +50,8 @@ host_start() {
 		-device VGA,bus=pcie.0,addr=0x2 \
 		-net none $card \
 		-virtfs "local,path=$share,mount_tag=share,security_model=none,id=fs0" \
-		-kernel "$NESTED_IMG/xen" -append "$(echo $XEN_CMDLINE)" \
+		-kernel "$NESTED_IMG/xen" \
+		-append "$(echo $XEN_CMDLINE ${NESTED_XEN_ARGS:-})" \
 		-initrd "$NESTED_IMG/vmlinuz ${dom0//,/,,},$NESTED_IMG/dom0.cpio.gz" \
 		"$@" </dev/null >"$log.qemu" 2>&1 &
 	eval "HOST_PID_$name=$!"
