@@ -28,6 +28,10 @@
  * Lifetime: everything returned by the accessors belongs to the host and
  * lives until xengpu_host_free().  The model is not updated; discover
  * again to see changes.  A host may be read from several threads.
+ *
+ * The public API (include/xengpu.h) declares discovery, the accessors
+ * and the two enums, and keeps xengpu_card and xengpu_pcidev opaque;
+ * their layout below is the library's own.
  */
 #ifndef XENGPU_HOST_H
 #define XENGPU_HOST_H
@@ -37,25 +41,11 @@
 #include <stdint.h>
 #include <xentoollog.h>
 
+#include <xengpu.h>
+
 #include "bdf.h"
 #include "pcicfg.h"
 #include "resource.h"
-
-/* Reset methods, in the order Linux tries them (reset_method). */
-typedef enum xengpu_reset {
-    XENGPU_RESET_NONE = 0,
-    XENGPU_RESET_DEVICE_SPECIFIC,
-    XENGPU_RESET_ACPI,
-    XENGPU_RESET_FLR,
-    XENGPU_RESET_AF_FLR,
-    XENGPU_RESET_PM,
-    XENGPU_RESET_BUS,
-} xengpu_reset;
-
-/* "none", "device_specific", "acpi", "flr", "af_flr", "pm", "bus". */
-const char *xengpu_reset_name(xengpu_reset reset);
-
-typedef struct xengpu_pcidev xengpu_pcidev;
 
 struct xengpu_pcidev {
     xengpu_bdf bdf;
@@ -102,17 +92,7 @@ struct xengpu_pcidev {
     bool reset_quirk;   /* model known to misbehave after reset */
 };
 
-typedef enum xengpu_card_state {
-    XENGPU_CARD_HOST,     /* with dom0's drivers (or none) */
-    XENGPU_CARD_PREPARED, /* every function on pciback */
-    XENGPU_CARD_RESERVED,
-    XENGPU_CARD_ASSIGNED,
-} xengpu_card_state;
-
-/* "host", "prepared", "reserved", "assigned". */
-const char *xengpu_card_state_name(xengpu_card_state state);
-
-typedef struct xengpu_card {
+struct xengpu_card {
     const xengpu_pcidev *primary;       /* the display/accelerator function */
     const xengpu_pcidev **fns;          /* all functions, ascending; fns[0] */
     size_t nfns;                        /* names the card */
@@ -136,46 +116,7 @@ typedef struct xengpu_card {
     const char *not_isolated_why;     /* static text, NULL if isolated */
     xengpu_card_state state;
     long domid; /* the domain holding it (state assigned), else -1 */
-} xengpu_card;
-
-typedef struct xengpu_host xengpu_host;
-
-/*
- * Open the sysfs root directory DIR; NULL means $XENGPU_SYSFS_ROOT if
- * set and non-empty, else "/sys".  Returns 0 and the O_CLOEXEC directory
- * fd in *fd_r, or a negative errno (logged through LG, which may be
- * NULL).
- */
-int xengpu_sysfs_open_root(const char *dir, xentoollog_logger *lg, int *fd_r);
-
-/*
- * Read the PCI functions below SYSFS_FD (a directory fd from
- * xengpu_sysfs_open_root(); not closed, may be closed after return) and
- * build the model.  Functions that cannot be read are skipped with a
- * warning; a bad attribute makes only that attribute unknown.  Returns 0
- * and a host the caller frees with xengpu_host_free(), or a negative
- * errno when the PCI device directory itself cannot be read.  LG may be
- * NULL (warnings then go to stderr).
- */
-int xengpu_host_discover(int sysfs_fd, xentoollog_logger *lg,
-                         xengpu_host **host_r);
-
-/* Frees HOST and everything it returned; NULL is fine. */
-void xengpu_host_free(xengpu_host *host);
-
-/* All functions, ascending by address. */
-size_t xengpu_host_ndevs(const xengpu_host *host);
-const xengpu_pcidev *xengpu_host_dev(const xengpu_host *host, size_t i);
-/* The function at BDF, or NULL. */
-const xengpu_pcidev *xengpu_host_find_dev(const xengpu_host *host,
-                                          const xengpu_bdf *bdf);
-
-/* All cards, ascending by address. */
-size_t xengpu_host_ncards(const xengpu_host *host);
-const xengpu_card *xengpu_host_card(const xengpu_host *host, size_t i);
-/* The card one of whose functions is BDF, or NULL. */
-const xengpu_card *xengpu_host_find_card(const xengpu_host *host,
-                                         const xengpu_bdf *bdf);
+};
 
 /*
  * Record that domain DOMID holds card I (from libxl; discovery itself

@@ -9,6 +9,7 @@ libxengpu-pciback_SRCS := \
 	pciback-helper/cards.c \
 	pciback-helper/device.c \
 	pciback-helper/host.c \
+	pciback-helper/host-access.c \
 	pciback-helper/isolation.c \
 	pciback-helper/pcicfg.c \
 	pciback-helper/reset.c \

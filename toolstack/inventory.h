@@ -10,6 +10,9 @@
  * domain (null).  Extra members describe what xengpu saw in more detail
  * (switch ports, upstream bridges, link, SR-IOV, why a card is not
  * isolated); consumers must ignore members they do not know.
+ *
+ * xengpu_inventory_json() and xengpu_card_json() are public, declared
+ * in include/xengpu.h.
  */
 #ifndef XENGPU_INVENTORY_H
 #define XENGPU_INVENTORY_H
@@ -17,18 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <xengpu.h>
+
 #include "pciback-helper/host.h"
-
-/*
- * {"cards": [...]} for every card of HOST.  On success returns 0 and a
- * NUL-terminated string in *json_r that the caller frees with free();
- * -ENOMEM is never returned (allocation failure aborts); -EIO when the
- * JSON generator fails.  PRETTY indents for humans.
- */
-int xengpu_inventory_json(const xengpu_host *host, bool pretty, char **json_r);
-
-/* As xengpu_inventory_json(), for the one CARD object of HOST. */
-int xengpu_card_json(const xengpu_host *host, const xengpu_card *card,
-                     bool pretty, char **json_r);
 
 #endif /* XENGPU_INVENTORY_H */

@@ -2,6 +2,21 @@
 # linked from objects so that -Wl,--wrap= works.  For each test set
 # <name>_SRCS (test source plus the objects under test), optionally
 # <name>_LDLIBS and <name>_WRAP (symbols to wrap).
+#
+# UNIT_SCRIPTS are tests that are not cmocka programs but print its
+# summary lines; $(B)/tests/<name> runs them with the build's settings.
+
+# libxengpu's exports against toolstack/libxengpu.map and
+# include/xengpu.h, and a program built with pkg-config against it.
+UNIT_SCRIPTS += test-abi
+$(B)/tests/test-abi: tests/unit/test-abi \
+		$(B)/lib/libxengpu.so.$(libxengpu_VERSION) \
+		$(B)/lib/libxengpu.so toolstack/libxengpu.map include/xengpu.h \
+		$(B)/lib/pkgconfig/xengpu-uninstalled.pc
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\ncd %s && B=%s CC="%s" SANFLAGS="%s" exec %s\n' \
+		'$(CURDIR)' '$(B)' '$(CC)' '$(SANFLAGS)' $< >$@
+	chmod +x $@
 
 UNIT_TESTS += test-bdf
 test-bdf_SRCS := tests/unit/test-bdf.c pciback-helper/bdf.c
