@@ -191,14 +191,14 @@ int xengpu_host_discover(int sysfs_fd, xentoollog_logger *lg,
 /* Free HOST and everything its accessors returned.  NULL is fine. */
 void xengpu_host_free(xengpu_host *host);
 
-/* The functions, ascending by address; I < xengpu_host_ndevs(). */
+/* The functions, ascending by address; NULL when I >= ndevs. */
 size_t xengpu_host_ndevs(const xengpu_host *host);
 const xengpu_pcidev *xengpu_host_dev(const xengpu_host *host, size_t i);
 /* The function at BDF, or NULL. */
 const xengpu_pcidev *xengpu_host_find_dev(const xengpu_host *host,
                                           const xengpu_bdf *bdf);
 
-/* The cards, ascending by address; I < xengpu_host_ncards(). */
+/* The cards, ascending by address; NULL when I >= ncards. */
 size_t xengpu_host_ncards(const xengpu_host *host);
 const xengpu_card *xengpu_host_card(const xengpu_host *host, size_t i);
 /* The card one of whose functions is BDF, or NULL. */
@@ -224,6 +224,8 @@ xengpu_reset xengpu_pcidev_reset(const xengpu_pcidev *dev);
 
 /*
  * A card's functions, ascending; function 0 (I == 0) names the card.
+ * xengpu_card_fn() is NULL when I >= xengpu_card_nfns().  On-card switch
+ * ports and upstream bridges are never among them.
  * xengpu_card_primary() is its display or accelerator function.
  */
 size_t xengpu_card_nfns(const xengpu_card *card);
