@@ -19,14 +19,17 @@ else
 	show "lspci -nn -d ::0300; lspci -nn -d ::0403"
 fi
 say ""
-say "== Give card 0000:01:00 (both functions) to a PV guest:"
-show "xl pci-assignable-add $GPU0"
-show "xl pci-assignable-add $AUD0"
-show "xl pci-assignable-list"
+say "== Is the host ready?"
+show "xengpu check"
+say ""
+say "== A PV guest asks for a card by model in its xl config:"
 cp /root/pv.cfg /tmp/pv.cfg
-echo "pci = [ '$GPU0', '$AUD0' ]" >>/tmp/pv.cfg
+echo 'gpu = [ "1002:5046" ]' >>/tmp/pv.cfg
+show "grep -E '^(name|memory|passthrough|gpu)' /tmp/pv.cfg"
+show "xengpu create --dry-run /tmp/pv.cfg"
 mark
-show "xl create /tmp/pv.cfg 2>&1 | grep -v 'reset'"
+show "xengpu create /tmp/pv.cfg 2>&1 | grep -v reset"
+show "xengpu list"
 say ""
 say "== The guest's own view of its PCI bus (its console):"
 if waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
