@@ -330,12 +330,17 @@ static int rm_one(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
+void fake_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void fake_sysfs_free(struct fake_sysfs *fs)
 {
     size_t i;
 
     if (!fs) return;
-    nftw(fs->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fake_rmtree(fs->root);
     close(fs->fd);
     for (i = 0; i < fs->nnodes; i++)
         free(fs->nodes[i].dir);

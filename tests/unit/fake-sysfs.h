@@ -99,6 +99,8 @@ struct fake_sysfs {
 };
 
 struct fake_sysfs *fake_sysfs_new(void);
+/* Remove PATH and everything below it, never following symlinks. */
+void fake_rmtree(const char *path);
 /* Remove the tree and free FS; NULL is fine. */
 void fake_sysfs_free(struct fake_sysfs *fs);
 /* Add a function; its parent must have been added first. */

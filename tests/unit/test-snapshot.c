@@ -52,21 +52,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct ctx *c = *state;
 
     alarm(0);
-    nftw(c->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fake_rmtree(c->tmp);
     capture_log_dispose(&c->log);
     fake_sysfs_free(c->fs);
     free(c->snap);
