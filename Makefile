@@ -66,10 +66,10 @@ UNIT_SCRIPTS :=
 FUZZERS :=
 
 include pciback-helper/module.mk
+include xenstore-schema/module.mk
 include toolstack/module.mk
 include migrate/module.mk
 include stubdom/module.mk
-include xenstore-schema/module.mk
 include tests/unit/module.mk
 include tests/fuzz/module.mk
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "xstore.h"
 #include "cli.h"
 #include "domains.h"
 #include "record.h"
@@ -30,8 +31,9 @@ struct cli {
     FILE *out, *err;
     const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
     const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
-    bool json, verbose, help, force, dry_run, prepare;
-    int timeout; /* detach: seconds, 0 for libxl's own */
+    bool json, verbose, help, force, dry_run, prepare, xenstore;
+    int timeout;        /* detach: seconds, 0 for libxl's own */
+    const char *domain; /* check --xenstore --domain */
     xentoollog_logger *lg;
 };
 
@@ -81,10 +83,12 @@ static const struct verb verbs[] = {
       "create a domain whose xl CONFIG has gpu = [...]: pick free cards,\n"
       "      prepare them and run xl create with their pci entries;\n"
       "      --dry-run prints the resolved lines instead" },
-    { "check", cmd_check, "[--json]",
+    { "check", cmd_check, "[--json] [--xenstore [--domain DOMAIN]]",
       "is this host ready for GPU passthrough (Xen, IOMMU, interrupt\n"
       "      remapping, quarantine, xen-pciback)?  One line per problem\n"
-      "      with its fix; exit status 1 when there is a problem" },
+      "      with its fix; exit status 1 when there is a problem.\n"
+      "      --xenstore checks the live xenstore against xengpu's schema\n"
+      "      instead (only DOMAIN's nodes with --domain)" },
 };
 
 static const struct option options[] = {
@@ -96,6 +100,8 @@ static const struct option options[] = {
     { "prepare", no_argument, NULL, 'p' },
     { "timeout", required_argument, NULL, 't' },
     { "dry-run", no_argument, NULL, 'n' },
+    { "xenstore", no_argument, NULL, 'x' },
+    { "domain", required_argument, NULL, 'd' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -172,6 +178,12 @@ static int parse_options(struct cli *cli, int argc, char **argv,
         }
         case 'n':
             cli->dry_run = true;
+            break;
+        case 'x':
+            cli->xenstore = true;
+            break;
+        case 'd':
+            cli->domain = optarg;
             break;
         default:
             return bad_usage(cli, "unknown or incomplete option",
@@ -632,6 +644,31 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     return rc;
 }
 
+/* check --xenstore [--domain D] */
+static int check_xenstore(struct cli *cli)
+{
+    xengpu_xl *xl = NULL;
+    uint32_t domid;
+    long dom = -1;
+    int r;
+
+    if (cli->domain) {
+        r = xengpu_xl_open(cli->lg, false, &xl);
+        if (!r) r = xengpu_xl_domid(xl, cli->domain, &domid);
+        xengpu_xl_close(xl);
+        if (r) return XENGPU_EXIT_FAIL;
+        dom = domid;
+    }
+    r = xengpu_xstore_check(cli->out, cli->json, dom, cli->lg);
+    if (r < 0) return XENGPU_EXIT_FAIL;
+    if (r == 0) return XENGPU_EXIT_OK;
+    fprintf(cli->err,
+            "xengpu: check: %d xenstore node%s break%s xengpu's schema "
+            "(/usr/share/xengpu/xenstore-schema)\n",
+            r, r == 1 ? "" : "s", r == 1 ? "s" : "");
+    return XENGPU_EXIT_FAIL;
+}
+
 static int cmd_check(struct cli *cli, int argc, char **argv)
 {
     xengpu_check_facts facts;
@@ -640,6 +677,9 @@ static int cmd_check(struct cli *cli, int argc, char **argv)
     int fd, rc;
 
     if (argc > 0) return bad_usage(cli, "check takes no arguments", argv[0]);
+    if (cli->domain && !cli->xenstore)
+        return bad_usage(cli, "--domain is for", "check --xenstore");
+    if (cli->xenstore) return check_xenstore(cli);
     if (xengpu_sysfs_open_root(cli->sysfs_root, cli->lg, &fd))
         return XENGPU_EXIT_FAIL;
     xengpu_check_facts_init(&facts);
@@ -683,6 +723,9 @@ static int card_for(struct cli *cli, const char *arg, xengpu_host **host_r,
     return XENGPU_EXIT_OK;
 }
 
+/* How long a guest's agent gets to answer, seconds. */
+#define AGENT_TIMEOUT(cli) ((cli)->timeout ? (cli)->timeout : 10)
+
 static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
 {
     const xengpu_card *card = NULL;
@@ -712,9 +755,16 @@ static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
         if (rc) goto out;
         rc = XENGPU_EXIT_FAIL;
     }
+    if (!attach &&
+        xengpu_guest_release(domid, card->fns[0]->name, AGENT_TIMEOUT(cli),
+                             cli->force, cli->lg))
+        goto out;
     if (attach ? xengpu_xl_attach(xl, domid, card)
                : xengpu_xl_detach(xl, domid, card, cli->timeout, cli->force))
         goto out;
+    if (attach)
+        xengpu_guest_plugged(domid, card->fns[0]->name, AGENT_TIMEOUT(cli),
+                             cli->lg);
     fprintf(cli->out, "card %s %s domain %u\n", card->fns[0]->name,
             attach ? "attached to" : "detached from", domid);
     rc = XENGPU_EXIT_OK;

@@ -16,6 +16,7 @@
 #include "pciback-helper/state.h"
 #include "pciback-helper/util.h"
 #include "record.h"
+#include "xenstore-schema/xs.h"
 
 #define GEN_STR(g, s) \
     yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
@@ -85,13 +86,38 @@ fail:
     return r;
 }
 
-static bool xs_put(struct xs_handle *xs, xs_transaction_t t, const char *uuid,
-                   const char *key, const char *value)
+/* One node of the mirror, through the schema-checked write. */
+static int xs_put(struct xs_handle *xs, xs_transaction_t t, const char *uuid,
+                  const char *key, const char *value, xentoollog_logger *lg)
 {
     char path[160];
 
     snprintf(path, sizeof(path), XENGPU_XS_ROOT "/%s/%s", uuid, key);
-    return xs_write(xs, t, path, value, strlen(value));
+    return xengpu_xs_write(xs, t, path, value, lg);
+}
+
+/* The nodes of REQ within transaction T. */
+static int put_all(struct xs_handle *xs, xs_transaction_t t, const char *uuid,
+                   unsigned domid, const xengpu_request *req,
+                   xentoollog_logger *lg)
+{
+    char key[32], val[XENGPU_BDF_STRLEN];
+    size_t i;
+    int r;
+
+    snprintf(val, sizeof(val), "%u", domid);
+    r = xs_put(xs, t, uuid, "name", req->name, lg);
+    if (!r) r = xs_put(xs, t, uuid, "domid", val, lg);
+    for (i = 0; !r && i < req->nspecs; i++) {
+        snprintf(key, sizeof(key), "gpu/%zu/spec", i);
+        r = xs_put(xs, t, uuid, key, req->specs[i], lg);
+    }
+    for (i = 0; !r && i < req->ncards; i++) {
+        snprintf(key, sizeof(key), "gpu/%zu/card", i);
+        xengpu_bdf_format(&req->cards[i], val, sizeof(val));
+        r = xs_put(xs, t, uuid, key, val, lg);
+    }
+    return r;
 }
 
 /* The xenstore mirror: one transaction, retried when it conflicts. */
@@ -99,44 +125,34 @@ static int mirror(const char *uuid, unsigned domid, const xengpu_request *req,
                   xentoollog_logger *lg)
 {
     struct xs_handle *xs = xs_open(0);
-    char key[32], val[XENGPU_BDF_STRLEN], dom[16];
+    char top[128];
     int tries = 0, r;
     xs_transaction_t t;
-    bool ok;
-    size_t i;
 
     if (!xs) {
         LOGE(lg, ERROR, errno, "cannot open xenstore");
         return -errno;
     }
-    snprintf(dom, sizeof(dom), "%u", domid);
+    snprintf(top, sizeof(top), XENGPU_XS_ROOT "/%s", uuid);
     for (;;) {
         t = xs_transaction_start(xs);
-        ok = t != XBT_NULL && xs_put(xs, t, uuid, "name", req->name) &&
-             xs_put(xs, t, uuid, "domid", dom);
-        for (i = 0; ok && i < req->nspecs; i++) {
-            snprintf(key, sizeof(key), "gpu/%zu/spec", i);
-            ok = xs_put(xs, t, uuid, key, req->specs[i]);
-        }
-        for (i = 0; ok && i < req->ncards; i++) {
-            snprintf(key, sizeof(key), "gpu/%zu/card", i);
-            xengpu_bdf_format(&req->cards[i], val, sizeof(val));
-            ok = xs_put(xs, t, uuid, key, val);
-        }
-        if (!ok) {
+        if (t == XBT_NULL) {
             r = -errno;
-            if (t != XBT_NULL) xs_transaction_end(xs, t, true);
-        } else if (xs_transaction_end(xs, t, false)) {
-            r = 0;
-        } else {
+            LOGE(lg, ERROR, errno, "cannot start a xenstore transaction");
+            break;
+        }
+        /* A restarted domain keeps its UUID: replace, never merge. */
+        r = xengpu_xs_rm(xs, t, top, lg);
+        if (!r) r = put_all(xs, t, uuid, domid, req, lg);
+        if (r) {
+            xs_transaction_end(xs, t, true);
+        } else if (!xs_transaction_end(xs, t, false)) {
             r = -errno;
             if (r == -EAGAIN && ++tries < 10) continue; /* raced: again */
+            LOGE(lg, ERROR, -r, "cannot write %s in xenstore", top);
         }
         break;
     }
-    if (r)
-        LOGE(lg, ERROR, -r, "cannot write %s/%s in xenstore", XENGPU_XS_ROOT,
-             uuid);
     xs_close(xs);
     return r;
 }

@@ -35,7 +35,7 @@ test-pcicfg_SRCS := tests/unit/test-pcicfg.c tests/unit/fake-sysfs.c \
 
 UNIT_TESTS += test-cli
 test-cli_SRCS := tests/unit/test-cli.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-cli_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
@@ -51,7 +51,7 @@ test-pciback_WRAP := libxl_ctx_alloc libxl_ctx_free \
 
 UNIT_TESTS += test-snapshot
 test-snapshot_SRCS := tests/unit/test-snapshot.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-snapshot_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
@@ -67,7 +67,7 @@ test-resolve_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-create
 test-create_SRCS := tests/unit/test-create.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
@@ -84,7 +84,7 @@ test-domains_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_device_pci_add \
 
 UNIT_TESTS += test-check
 test-check_SRCS := tests/unit/test-check.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-check_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 test-check_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_get_physinfo \
@@ -93,6 +93,6 @@ test-check_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_get_physinfo \
 
 UNIT_TESTS += test-examples
 test-examples_SRCS := tests/unit/test-examples.c $(FAKE_SYSFS_SRCS) \
-	$(libxengpu_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-examples_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
