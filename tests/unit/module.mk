@@ -96,3 +96,16 @@ test-examples_SRCS := tests/unit/test-examples.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu_SRCS) $(libxengpu-xs_SRCS) $(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-examples_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+# An in-memory xenstore (tests/unit/fake-xs.h): tests that use it link
+# $(FAKE_XS_SRCS) and wrap $(FAKE_XS_WRAP).
+FAKE_XS_SRCS := tests/unit/fake-xs.c
+FAKE_XS_WRAP := xs_open xs_close xs_read xs_write xs_mkdir xs_rm \
+	xs_directory xs_get_permissions xs_set_permissions \
+	xs_transaction_start xs_transaction_end xs_watch xs_unwatch \
+	xs_fileno xs_check_watch xs_read_watch
+
+UNIT_TESTS += test-fakexs
+test-fakexs_SRCS := tests/unit/test-fakexs.c $(FAKE_XS_SRCS)
+test-fakexs_WRAP := $(FAKE_XS_WRAP)
+test-fakexs_LDLIBS := -lxenstore
