@@ -553,6 +553,28 @@ bool xengpu_xs_is_dir(const xengpu_xs_schema *s, const char *path)
     return false;
 }
 
+bool xengpu_xs_bind(const xengpu_xs_schema *s, const char *path,
+                    xengpu_xs_vars *vars)
+{
+    const char *c, *rest;
+    size_t i, depth = 0;
+
+    for (c = path; *c; c++)
+        depth += *c == '/';
+    for (i = 0; i < s->nrules + s->ntrees; i++) {
+        const xengpu_xs_seg *segs =
+            i < s->nrules ? s->rules[i].segs : s->trees[i - s->nrules].segs;
+        size_t n =
+            i < s->nrules ? s->rules[i].nsegs : s->trees[i - s->nrules].nsegs;
+        if (n < depth || !depth) continue;
+        vars_init(vars);
+        rest = match_prefix(segs, depth, path, vars);
+        if (rest && !*rest) return true;
+    }
+    vars_init(vars);
+    return false;
+}
+
 const xengpu_xs_tree *xengpu_xs_own_tree(const xengpu_xs_schema *s,
                                          const char *path)
 {

@@ -122,6 +122,13 @@ const xengpu_xs_rule *xengpu_xs_match(const xengpu_xs_schema *s,
 /* True when PATH is a proper ancestor of some declared node. */
 bool xengpu_xs_is_dir(const xengpu_xs_schema *s, const char *path);
 
+/*
+ * Bind *VARS from the first declared node or own tree whose leading
+ * segments match all of PATH.  False (and VARS empty) when none does.
+ */
+bool xengpu_xs_bind(const xengpu_xs_schema *s, const char *path,
+                    xengpu_xs_vars *vars);
+
 /* The own tree PATH lies in (or is), or NULL. */
 const xengpu_xs_tree *xengpu_xs_own_tree(const xengpu_xs_schema *s,
                                          const char *path);

@@ -280,10 +280,8 @@ static void sweep(struct walk *w, const char *path, unsigned depth)
     kids = children(w, path, &n);
     for (i = 0; i < n; i++) {
         snprintf(next, sizeof(next), "%s/%s", path, kids[i]);
-        memset(&v, 0, sizeof(v));
-        v.domid = -1;
-        if (!xengpu_xs_match(w->s, next, &v) || in_scope(w, next, &v))
-            sweep(w, next, depth + 1);
+        xengpu_xs_bind(w->s, next, &v);
+        if (in_scope(w, next, &v)) sweep(w, next, depth + 1);
     }
     free(kids);
 }
