@@ -30,14 +30,14 @@ static const char *const writers[] = {
 };
 
 static const char *const grammars[] = {
-    [XENGPU_XS_G_EMPTY] = "empty",     [XENGPU_XS_G_NAME] = "name",
-    [XENGPU_XS_G_DOMID] = "domid",     [XENGPU_XS_G_UINT] = "uint",
-    [XENGPU_XS_G_UUID] = "uuid",       [XENGPU_XS_G_BDF] = "bdf",
-    [XENGPU_XS_G_HEX] = "hex",         [XENGPU_XS_G_XBSTATE] = "xbstate",
-    [XENGPU_XS_G_PCIOPTS] = "pciopts", [XENGPU_XS_G_GPUSPEC] = "gpuspec",
-    [XENGPU_XS_G_DRVPATH] = "drvpath", [XENGPU_XS_G_HOST] = "host",
-    [XENGPU_XS_G_REQUEST] = "request", [XENGPU_XS_G_RESPONSE] = "response",
-    [XENGPU_XS_G_ENUM] = "enum",
+    [XENGPU_XS_G_EMPTY] = "empty",       [XENGPU_XS_G_NAME] = "name",
+    [XENGPU_XS_G_DOMID] = "domid",       [XENGPU_XS_G_UINT] = "uint",
+    [XENGPU_XS_G_VERSION] = "version",   [XENGPU_XS_G_UUID] = "uuid",
+    [XENGPU_XS_G_BDF] = "bdf",           [XENGPU_XS_G_HEX] = "hex",
+    [XENGPU_XS_G_XBSTATE] = "xbstate",   [XENGPU_XS_G_PCIOPTS] = "pciopts",
+    [XENGPU_XS_G_GPUSPEC] = "gpuspec",   [XENGPU_XS_G_DRVPATH] = "drvpath",
+    [XENGPU_XS_G_HOST] = "host",         [XENGPU_XS_G_REQUEST] = "request",
+    [XENGPU_XS_G_RESPONSE] = "response", [XENGPU_XS_G_ENUM] = "enum",
 };
 
 static const char *const placeholders[] = {
@@ -130,8 +130,9 @@ static int parse_seg(struct parser *p, const char *c, size_t len,
         if (k == ARRAY_SIZE(placeholders)) {
             char bad[64];
             snprintf(bad, sizeof(bad), "%.*s", (int)len, c);
-            return fail(p, "bad path segment '%s' (one placeholder at its"
-                           " end: {uuid} {domid} {n} {bdfxs})",
+            return fail(p,
+                        "bad path segment '%s' (one placeholder at its"
+                        " end: {uuid} {domid} {n} {bdfxs})",
                         bad);
         }
         seg->ph = (xengpu_xs_placeholder)k;
@@ -223,13 +224,12 @@ static int parse_grammar(struct parser *p, const char *g, xengpu_xs_rule *r)
     r->grammar = XENGPU_XS_G_ENUM;
     r->words = xengpu__xcalloc(MAX_WORDS, sizeof(*r->words));
     for (c = g + 5;; c = e + 1) {
-        for (e = c; (*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') ||
-                    *e == '-';
+        for (e = c;
+             (*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') || *e == '-';
              e++)
             ;
         if (e == c || (*e != '|' && *e != ')') || r->nwords == MAX_WORDS)
-            return fail(p, "bad enum '%s' (words of [a-z0-9-] split by |)",
-                        g);
+            return fail(p, "bad enum '%s' (words of [a-z0-9-] split by |)", g);
         r->words[r->nwords++] = xengpu__xasprintf("%.*s", (int)(e - c), c);
         if (*e == ')') return e[1] ? fail(p, "bad enum '%s'", g) : 0;
     }
@@ -312,8 +312,7 @@ static int parse_line(struct parser *p, char *line)
         tok[n++] = t;
     }
     if (!strcmp(tok[0], "own"))
-        return n == 2 ? add_tree(p, tok[1])
-                      : fail(p, "'own' takes one PATH");
+        return n == 2 ? add_tree(p, tok[1]) : fail(p, "'own' takes one PATH");
     if (n != MAX_TOKENS)
         return fail(p, "want PATH OWNER PERMS WRITER GRAMMAR MAXLEN, or "
                        "own PATH");
@@ -344,8 +343,7 @@ static int check_trees(struct parser *p)
                 break;
         if (j == s->nrules) {
             p->line = s->trees[i].line;
-            return fail(p, "own tree '%s' declares no node",
-                        s->trees[i].path);
+            return fail(p, "own tree '%s' declares no node", s->trees[i].path);
         }
     }
     return 0;
@@ -354,8 +352,7 @@ static int check_trees(struct parser *p)
 int xengpu_xs_schema_parse(const char *text, size_t len,
                            xengpu_xs_schema **schema_r, char *err)
 {
-    struct parser p = { xengpu__xcalloc(1, sizeof(xengpu_xs_schema)), 0,
-                        err };
+    struct parser p = { xengpu__xcalloc(1, sizeof(xengpu_xs_schema)), 0, err };
     char line[MAX_LINE + 1];
     size_t i = 0, n;
     int rc = 0;
@@ -456,16 +453,15 @@ static bool uuid_ok(const char *v, size_t len)
 /* dddd SEP bb SEP dd SEP2 f, lower-case hex, device <= 1f, function <= 7. */
 static bool pci_ok(const char *v, size_t len, char sep, char sep2)
 {
-    if (len != 12 || v[4] != sep || v[7] != sep || v[10] != sep2)
-        return false;
+    if (len != 12 || v[4] != sep || v[7] != sep || v[10] != sep2) return false;
     if (!all_of(v, 4, HEXL) || !all_of(v + 5, 2, HEXL) ||
         !all_of(v + 8, 2, HEXL) || v[11] < '0' || v[11] > '7')
         return false;
     return v[8] <= '1';
 }
 
-bool xengpu_xs_seg_match(const xengpu_xs_seg *seg, const char *c,
-                         size_t len, xengpu_xs_vars *vars)
+bool xengpu_xs_seg_match(const xengpu_xs_seg *seg, const char *c, size_t len,
+                         xengpu_xs_vars *vars)
 {
     size_t l = strlen(seg->lit);
     const char *v = c + l;
@@ -518,8 +514,7 @@ static void vars_init(xengpu_xs_vars *vars)
 }
 
 const xengpu_xs_rule *xengpu_xs_match(const xengpu_xs_schema *s,
-                                      const char *path,
-                                      xengpu_xs_vars *vars)
+                                      const char *path, xengpu_xs_vars *vars)
 {
     xengpu_xs_vars v;
     const char *rest;
@@ -553,8 +548,8 @@ bool xengpu_xs_is_dir(const xengpu_xs_schema *s, const char *path)
     return false;
 }
 
-bool xengpu_xs_bind(const xengpu_xs_schema *s, const char *path,
-                    xengpu_xs_vars *vars)
+xengpu_xs_placeholder xengpu_xs_bind(const xengpu_xs_schema *s,
+                                     const char *path, xengpu_xs_vars *vars)
 {
     const char *c, *rest;
     size_t i, depth = 0;
@@ -569,10 +564,10 @@ bool xengpu_xs_bind(const xengpu_xs_schema *s, const char *path,
         if (n < depth || !depth) continue;
         vars_init(vars);
         rest = match_prefix(segs, depth, path, vars);
-        if (rest && !*rest) return true;
+        if (rest && !*rest) return segs[depth - 1].ph;
     }
     vars_init(vars);
-    return false;
+    return XENGPU_XS_P_NONE;
 }
 
 const xengpu_xs_tree *xengpu_xs_own_tree(const xengpu_xs_schema *s,
@@ -594,8 +589,7 @@ static bool name_ok(const char *v, size_t len)
 {
     size_t i;
 
-    if (len == 0 || len > 64 || v[0] == ' ' || v[len - 1] == ' ')
-        return false;
+    if (len == 0 || len > 64 || v[0] == ' ' || v[len - 1] == ' ') return false;
     for (i = 0; i < len; i++)
         if (v[i] < 0x20 || v[i] > 0x7e) return false;
     return true;
@@ -659,26 +653,39 @@ bool xengpu_xs_grammar_ok(xengpu_xs_grammar g, const char *v, size_t len)
     xengpu_guest_response resp;
 
     switch (g) {
-    case XENGPU_XS_G_EMPTY: return len == 0;
-    case XENGPU_XS_G_NAME: return name_ok(v, len);
-    case XENGPU_XS_G_DOMID: return dec_ok(v, len, 0, 32751);
-    case XENGPU_XS_G_UINT: return dec_ok(v, len, 0, 2147483647ul);
-    case XENGPU_XS_G_UUID: return uuid_ok(v, len);
-    case XENGPU_XS_G_BDF: return pci_ok(v, len, ':', '.');
-    case XENGPU_XS_G_HEX: return len >= 1 && len <= 8 && all_of(v, len, HEXL);
-    case XENGPU_XS_G_XBSTATE: return len == 1 && v[0] >= '0' && v[0] <= '8';
-    case XENGPU_XS_G_PCIOPTS: return pciopts_ok(v, len);
+    case XENGPU_XS_G_EMPTY:
+        return len == 0;
+    case XENGPU_XS_G_NAME:
+        return name_ok(v, len);
+    case XENGPU_XS_G_DOMID:
+        return dec_ok(v, len, 0, 32751);
+    case XENGPU_XS_G_UINT:
+        return dec_ok(v, len, 0, 2147483647ul);
+    case XENGPU_XS_G_VERSION:
+        return dec_ok(v, len, 1, 9999);
+    case XENGPU_XS_G_UUID:
+        return uuid_ok(v, len);
+    case XENGPU_XS_G_BDF:
+        return pci_ok(v, len, ':', '.');
+    case XENGPU_XS_G_HEX:
+        return len >= 1 && len <= 8 && all_of(v, len, HEXL);
+    case XENGPU_XS_G_XBSTATE:
+        return len == 1 && v[0] >= '0' && v[0] <= '8';
+    case XENGPU_XS_G_PCIOPTS:
+        return pciopts_ok(v, len);
     case XENGPU_XS_G_GPUSPEC:
         return len >= 1 && len <= 256 && v[0] && strchr(ALNUM, v[0]) &&
                all_of(v, len, ALNUM ":.,=_@-");
-    case XENGPU_XS_G_DRVPATH: return drvpath_ok(v, len);
+    case XENGPU_XS_G_DRVPATH:
+        return drvpath_ok(v, len);
     case XENGPU_XS_G_HOST:
         return len >= 1 && len <= 255 && all_of(v, len, ALNUM ".:_-");
     case XENGPU_XS_G_REQUEST:
         return !xengpu_proto_parse_request(v, len, &seq, &verb);
     case XENGPU_XS_G_RESPONSE:
         return !xengpu_proto_parse_response(v, len, &resp);
-    case XENGPU_XS_G_ENUM: return false; /* needs the rule's words */
+    case XENGPU_XS_G_ENUM:
+        return false; /* needs the rule's words */
     }
     return false;
 }
@@ -691,6 +698,7 @@ const char *xengpu_xs_check_value(const xengpu_xs_rule *rule,
         [XENGPU_XS_G_NAME] = "is not a domain name",
         [XENGPU_XS_G_DOMID] = "is not a domain id",
         [XENGPU_XS_G_UINT] = "is not a decimal number",
+        [XENGPU_XS_G_VERSION] = "is not a protocol version (1..9999)",
         [XENGPU_XS_G_UUID] = "is not a UUID",
         [XENGPU_XS_G_BDF] = "is not a PCI address like 0000:01:00.0",
         [XENGPU_XS_G_HEX] = "is not a hex number",

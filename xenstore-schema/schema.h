@@ -24,6 +24,7 @@ typedef enum {
     XENGPU_XS_G_NAME,
     XENGPU_XS_G_DOMID,
     XENGPU_XS_G_UINT,
+    XENGPU_XS_G_VERSION,
     XENGPU_XS_G_UUID,
     XENGPU_XS_G_BDF,
     XENGPU_XS_G_HEX,
@@ -116,18 +117,19 @@ extern const char xengpu__xs_schema_text[];
  * NULL); NULL when no rule matches.
  */
 const xengpu_xs_rule *xengpu_xs_match(const xengpu_xs_schema *s,
-                                      const char *path,
-                                      xengpu_xs_vars *vars);
+                                      const char *path, xengpu_xs_vars *vars);
 
 /* True when PATH is a proper ancestor of some declared node. */
 bool xengpu_xs_is_dir(const xengpu_xs_schema *s, const char *path);
 
 /*
  * Bind *VARS from the first declared node or own tree whose leading
- * segments match all of PATH.  False (and VARS empty) when none does.
+ * segments match all of PATH; returns the placeholder of PATH's last
+ * segment in that pattern (XENGPU_XS_P_NONE for a literal, or when
+ * nothing matches, VARS then empty).
  */
-bool xengpu_xs_bind(const xengpu_xs_schema *s, const char *path,
-                    xengpu_xs_vars *vars);
+xengpu_xs_placeholder xengpu_xs_bind(const xengpu_xs_schema *s,
+                                     const char *path, xengpu_xs_vars *vars);
 
 /* The own tree PATH lies in (or is), or NULL. */
 const xengpu_xs_tree *xengpu_xs_own_tree(const xengpu_xs_schema *s,
@@ -152,8 +154,8 @@ const char *xengpu_xs_rule_perms(const xengpu_xs_rule *rule,
                                  size_t size);
 
 /* Does segment SEG match path component C (LEN bytes)?  Binds VARS. */
-bool xengpu_xs_seg_match(const xengpu_xs_seg *seg, const char *c,
-                         size_t len, xengpu_xs_vars *vars);
+bool xengpu_xs_seg_match(const xengpu_xs_seg *seg, const char *c, size_t len,
+                         xengpu_xs_vars *vars);
 
 const char *xengpu_xs_writer_name(xengpu_xs_writer w);
 

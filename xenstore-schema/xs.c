@@ -44,9 +44,8 @@ const char *xengpu_xs_show(const char *value, size_t len, char *buf)
 
 /* --- the checked write ---------------------------------------------------- */
 
-int xengpu_xs_write(struct xs_handle *xs, xs_transaction_t t,
-                    const char *path, const char *value,
-                    xentoollog_logger *lg)
+int xengpu_xs_write(struct xs_handle *xs, xs_transaction_t t, const char *path,
+                    const char *value, xentoollog_logger *lg)
 {
     const xengpu_xs_schema *s = xengpu_xs_schema_builtin();
     const xengpu_xs_rule *rule = xengpu_xs_match(s, path, NULL);
@@ -127,8 +126,8 @@ static void report(struct walk *w, const char *path, const char *fmt, ...)
     w->report(path, problem, w->arg);
 }
 
-static void perms_string(const struct xs_permissions *p, unsigned n,
-                         char *buf, size_t size)
+static void perms_string(const struct xs_permissions *p, unsigned n, char *buf,
+                         size_t size)
 {
     static const char letter[] = { 'n', 'r', 'w', 'b' };
     size_t o = 0;
@@ -140,9 +139,12 @@ static void perms_string(const struct xs_permissions *p, unsigned n,
                               letter[p[i].perms & 3], p[i].id);
 }
 
-/* Is PATH, which just bound a placeholder, about the domain asked for? */
+/*
+ * Is PATH, whose last segment is placeholder PH (bound in V), about the
+ * domain asked for?
+ */
 static bool in_scope(struct walk *w, const char *path,
-                     const xengpu_xs_vars *v)
+                     xengpu_xs_placeholder ph, const xengpu_xs_vars *v)
 {
     char sub[512];
     char *val;
@@ -150,13 +152,13 @@ static bool in_scope(struct walk *w, const char *path,
     bool yes;
 
     if (w->domid < 0) return true;
-    if (v->domid >= 0) return v->domid == w->domid;
-    if (!v->uuid[0] && !v->bdfxs[0]) return true;
+    if (ph == XENGPU_XS_P_DOMID) return v->domid == w->domid;
+    if (ph != XENGPU_XS_P_UUID && ph != XENGPU_XS_P_BDFXS) return true;
     /* A UUID or a card: about the domain its domid node names. */
     snprintf(sub, sizeof(sub), "%s/domid", path);
     val = xs_read(w->xs, XBT_NULL, sub, &len);
-    yes = val && (long)strtoul(val, NULL, 10) == w->domid &&
-          xengpu_xs_grammar_ok(XENGPU_XS_G_DOMID, val, len);
+    yes = val && xengpu_xs_grammar_ok(XENGPU_XS_G_DOMID, val, len) &&
+          strtol(val, NULL, 10) == w->domid;
     free(val);
     return yes;
 }
@@ -177,7 +179,8 @@ static void check_node(struct walk *w, const char *path,
     w->st->checked++;
     why = xengpu_xs_check_value(rule, val, len);
     if (why)
-        report(w, path, "value '%s' %s (schema line %d: %s, at most %zu"
+        report(w, path,
+               "value '%s' %s (schema line %d: %s, at most %zu"
                " bytes)",
                xengpu_xs_show(val, len, shown), why, rule->line,
                rule->grammar == XENGPU_XS_G_ENUM ? "enum" : "grammar",
@@ -189,8 +192,8 @@ static void check_node(struct walk *w, const char *path,
     free(perms);
     xengpu_xs_rule_perms(rule, v, want, sizeof(want));
     if (strcmp(have, want))
-        report(w, path, "permissions %s, the schema says %s (line %d)",
-               have, want, rule->line);
+        report(w, path, "permissions %s, the schema says %s (line %d)", have,
+               want, rule->line);
 }
 
 /* The children of PATH, capped; NULL when it has none or is not there. */
@@ -240,7 +243,7 @@ static void expand(struct walk *w, const xengpu_xs_seg *segs, size_t nsegs,
         if (!xengpu_xs_seg_match(&segs[0], kids[i], strlen(kids[i]), &kv))
             continue;
         snprintf(next, sizeof(next), "%s/%s", path, kids[i]);
-        if (in_scope(w, next, &kv))
+        if (in_scope(w, next, segs[0].ph, &kv))
             expand(w, segs + 1, nsegs - 1, next, kv, visit, what);
     }
     free(kids);
@@ -256,6 +259,7 @@ static void visit_rule(struct walk *w, const char *path,
 static void sweep(struct walk *w, const char *path, unsigned depth)
 {
     char next[512], shown[XENGPU_XS_SHOWLEN];
+    xengpu_xs_placeholder ph;
     xengpu_xs_vars v;
     char **kids, *val;
     unsigned i, n, len;
@@ -280,8 +284,8 @@ static void sweep(struct walk *w, const char *path, unsigned depth)
     kids = children(w, path, &n);
     for (i = 0; i < n; i++) {
         snprintf(next, sizeof(next), "%s/%s", path, kids[i]);
-        xengpu_xs_bind(w->s, next, &v);
-        if (in_scope(w, next, &v)) sweep(w, next, depth + 1);
+        ph = xengpu_xs_bind(w->s, next, &v);
+        if (in_scope(w, next, ph, &v)) sweep(w, next, depth + 1);
     }
     free(kids);
 }
@@ -298,18 +302,19 @@ int xengpu_xs_validate(struct xs_handle *xs, const xengpu_xs_schema *s,
                        long domid, xengpu_xs_report_fn *fn, void *arg,
                        xengpu_xs_stats *st, xentoollog_logger *lg)
 {
-    struct walk w = { xs, s ? s : xengpu_xs_schema_builtin(),
-                      domid, fn, arg, st, 0, 0 };
+    struct walk w = {
+        xs, s ? s : xengpu_xs_schema_builtin(), domid, fn, arg, st, 0, 0
+    };
     xengpu_xs_vars v = { -1, "", "" };
     size_t i;
 
     memset(st, 0, sizeof(*st));
     for (i = 0; i < w.s->nrules; i++)
-        expand(&w, w.s->rules[i].segs, w.s->rules[i].nsegs, "", v,
-               visit_rule, &w.s->rules[i]);
+        expand(&w, w.s->rules[i].segs, w.s->rules[i].nsegs, "", v, visit_rule,
+               &w.s->rules[i]);
     for (i = 0; i < w.s->ntrees; i++)
-        expand(&w, w.s->trees[i].segs, w.s->trees[i].nsegs, "", v,
-               visit_tree, NULL);
+        expand(&w, w.s->trees[i].segs, w.s->trees[i].nsegs, "", v, visit_tree,
+               NULL);
     if (w.err) LOGE(lg, ERROR, -w.err, "cannot read xenstore");
     return w.err;
 }
@@ -320,9 +325,12 @@ static long ms_left(const struct timespec *deadline)
 {
     struct timespec now;
 
+    long long ns;
+
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (deadline->tv_sec - now.tv_sec) * 1000 +
-           (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000 +
+         (deadline->tv_nsec - now.tv_nsec);
+    return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000); /* rounded up */
 }
 
 static bool has_agent(struct xs_handle *xs, unsigned domid, const char *base,
@@ -362,9 +370,8 @@ static int drain(struct xs_handle *xs, unsigned *events)
  * Read the response node: 1 with *R when it answers SEQ, 0 when it is
  * absent, stale or malformed (logged, a few times).
  */
-static int read_answer(struct xs_handle *xs, unsigned domid,
-                       const char *path, uint32_t seq,
-                       xengpu_guest_response *r, unsigned *bad,
+static int read_answer(struct xs_handle *xs, unsigned domid, const char *path,
+                       uint32_t seq, xengpu_guest_response *r, unsigned *bad,
                        xentoollog_logger *lg)
 {
     char shown[XENGPU_XS_SHOWLEN];
@@ -387,8 +394,8 @@ static int read_answer(struct xs_handle *xs, unsigned domid,
     return got;
 }
 
-static int wait_answer(struct xs_handle *xs, unsigned domid,
-                       const char *path, uint32_t seq, unsigned timeout_ms,
+static int wait_answer(struct xs_handle *xs, unsigned domid, const char *path,
+                       uint32_t seq, unsigned timeout_ms,
                        xengpu_guest_response *r, xentoollog_logger *lg)
 {
     struct pollfd pfd = { xs_fileno(xs), POLLIN, 0 };

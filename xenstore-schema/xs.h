@@ -25,9 +25,8 @@
  * schema refuses (logged: it is a bug in xengpu); or the write's -errno
  * (logged, naming PATH).
  */
-int xengpu_xs_write(struct xs_handle *xs, xs_transaction_t t,
-                    const char *path, const char *value,
-                    xentoollog_logger *lg);
+int xengpu_xs_write(struct xs_handle *xs, xs_transaction_t t, const char *path,
+                    const char *value, xentoollog_logger *lg);
 
 /*
  * Remove PATH and everything below it within T.  PATH must lie in a tree

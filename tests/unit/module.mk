@@ -109,3 +109,18 @@ UNIT_TESTS += test-fakexs
 test-fakexs_SRCS := tests/unit/test-fakexs.c $(FAKE_XS_SRCS)
 test-fakexs_WRAP := $(FAKE_XS_WRAP)
 test-fakexs_LDLIBS := -lxenstore
+
+# The schema's parser, matching and grammars, and the protocol's values:
+# pure, no xenstore.
+UNIT_TESTS += test-schema
+test-schema_SRCS := tests/unit/test-schema.c $(libxengpu-xs-pure_SRCS) \
+	$(XS_SCHEMA_GEN)
+test-schema_LDLIBS := -lxentoollog
+
+# The checked write, the validator and the guest protocol on the fake
+# store.
+UNIT_TESTS += test-xs
+test-xs_SRCS := tests/unit/test-xs.c tests/unit/capture-log.c \
+	$(FAKE_XS_SRCS) $(libxengpu-xs_SRCS) pciback-helper/util.c
+test-xs_WRAP := $(FAKE_XS_WRAP)
+test-xs_LDLIBS := -lxenstore -lxentoollog
