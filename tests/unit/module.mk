@@ -18,6 +18,15 @@ $(B)/tests/test-abi: tests/unit/test-abi \
 		'$(CURDIR)' '$(B)' '$(CC)' '$(SANFLAGS)' $< >$@
 	chmod +x $@
 
+# No object but xenstore-schema/xs.o calls libxenstore's writers.
+UNIT_SCRIPTS += test-xsenforce
+$(B)/tests/test-xsenforce: tests/unit/test-xsenforce \
+		$(B)/lib/libxengpu.so.$(libxengpu_VERSION) $(B)/bin/xengpu \
+		$(B)/bin/xengpu-pciback
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\ncd %s && B=%s exec %s\n' '$(CURDIR)' '$(B)' $< >$@
+	chmod +x $@
+
 UNIT_TESTS += test-bdf
 test-bdf_SRCS := tests/unit/test-bdf.c pciback-helper/bdf.c
 
