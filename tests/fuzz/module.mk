@@ -25,3 +25,13 @@ FUZZERS += xencheck
 fuzz-xencheck_SRCS := tests/fuzz/fuzz-xencheck.c toolstack/check.c \
 	pciback-helper/util.c
 fuzz-xencheck_LDLIBS := -lxenlight -lxenctrl -lxentoollog $(call pkg_libs,yajl)
+
+FUZZERS += xsschema
+fuzz-xsschema_SRCS := tests/fuzz/fuzz-xsschema.c $(libxengpu-xs-pure_SRCS) \
+	$(XS_SCHEMA_GEN)
+fuzz-xsschema_LDLIBS := -lxentoollog
+
+FUZZERS += xsproto
+fuzz-xsproto_SRCS := tests/fuzz/fuzz-xsproto.c $(libxengpu-xs_SRCS) \
+	pciback-helper/util.c
+fuzz-xsproto_LDLIBS := -lxenstore -lxentoollog
