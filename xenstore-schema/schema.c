@@ -30,14 +30,15 @@ static const char *const writers[] = {
 };
 
 static const char *const grammars[] = {
-    [XENGPU_XS_G_EMPTY] = "empty",       [XENGPU_XS_G_NAME] = "name",
-    [XENGPU_XS_G_DOMID] = "domid",       [XENGPU_XS_G_UINT] = "uint",
-    [XENGPU_XS_G_VERSION] = "version",   [XENGPU_XS_G_UUID] = "uuid",
-    [XENGPU_XS_G_BDF] = "bdf",           [XENGPU_XS_G_HEX] = "hex",
-    [XENGPU_XS_G_XBSTATE] = "xbstate",   [XENGPU_XS_G_PCIOPTS] = "pciopts",
-    [XENGPU_XS_G_GPUSPEC] = "gpuspec",   [XENGPU_XS_G_DRVPATH] = "drvpath",
-    [XENGPU_XS_G_HOST] = "host",         [XENGPU_XS_G_REQUEST] = "request",
-    [XENGPU_XS_G_RESPONSE] = "response", [XENGPU_XS_G_ENUM] = "enum",
+    [XENGPU_XS_G_EMPTY] = "empty",     [XENGPU_XS_G_NAME] = "name",
+    [XENGPU_XS_G_DOMID] = "domid",     [XENGPU_XS_G_UINT] = "uint",
+    [XENGPU_XS_G_VERSION] = "version", [XENGPU_XS_G_UUID] = "uuid",
+    [XENGPU_XS_G_BDF] = "bdf",         [XENGPU_XS_G_VBDF] = "vbdf",
+    [XENGPU_XS_G_HEX] = "hex",         [XENGPU_XS_G_XBSTATE] = "xbstate",
+    [XENGPU_XS_G_PCIOPTS] = "pciopts", [XENGPU_XS_G_GPUSPEC] = "gpuspec",
+    [XENGPU_XS_G_DRVPATH] = "drvpath", [XENGPU_XS_G_HOST] = "host",
+    [XENGPU_XS_G_REQUEST] = "request", [XENGPU_XS_G_RESPONSE] = "response",
+    [XENGPU_XS_G_ENUM] = "enum",
 };
 
 static const char *const placeholders[] = {
@@ -215,7 +216,7 @@ static int parse_grammar(struct parser *p, const char *g, xengpu_xs_rule *r)
     size_t k;
 
     for (k = 0; k < ARRAY_SIZE(grammars); k++)
-        if (k != XENGPU_XS_G_ENUM && !strcmp(g, grammars[k])) {
+        if (k != XENGPU_XS_G_ENUM && grammars[k] && !strcmp(g, grammars[k])) {
             r->grammar = (xengpu_xs_grammar)k;
             return 0;
         }
@@ -460,6 +461,17 @@ static bool pci_ok(const char *v, size_t len, char sep, char sep2)
     return v[8] <= '1';
 }
 
+/* xen-pciback prints the function of vdev-N as %02x: 0000:00:00.01. */
+static bool vbdf_ok(const char *v, size_t len)
+{
+    char t[12];
+
+    if (len != 13 || v[11] != '0') return false;
+    memcpy(t, v, 11);
+    t[11] = v[12];
+    return pci_ok(t, sizeof(t), ':', '.');
+}
+
 bool xengpu_xs_seg_match(const xengpu_xs_seg *seg, const char *c, size_t len,
                          xengpu_xs_vars *vars)
 {
@@ -667,6 +679,8 @@ bool xengpu_xs_grammar_ok(xengpu_xs_grammar g, const char *v, size_t len)
         return uuid_ok(v, len);
     case XENGPU_XS_G_BDF:
         return pci_ok(v, len, ':', '.');
+    case XENGPU_XS_G_VBDF:
+        return vbdf_ok(v, len);
     case XENGPU_XS_G_HEX:
         return len >= 1 && len <= 8 && all_of(v, len, HEXL);
     case XENGPU_XS_G_XBSTATE:
@@ -701,6 +715,7 @@ const char *xengpu_xs_check_value(const xengpu_xs_rule *rule,
         [XENGPU_XS_G_VERSION] = "is not a protocol version (1..9999)",
         [XENGPU_XS_G_UUID] = "is not a UUID",
         [XENGPU_XS_G_BDF] = "is not a PCI address like 0000:01:00.0",
+        [XENGPU_XS_G_VBDF] = "is not pciback's address like 0000:00:00.01",
         [XENGPU_XS_G_HEX] = "is not a hex number",
         [XENGPU_XS_G_XBSTATE] = "is not a XenbusState (0..8)",
         [XENGPU_XS_G_PCIOPTS] = "is not libxl's pci options",

@@ -159,6 +159,12 @@ static void test_grammars(void **state)
         { XENGPU_XS_G_BDF, "0000:01:00.8", false },
         { XENGPU_XS_G_BDF, "0000:0A:00.0", false },
         { XENGPU_XS_G_BDF, "01:00.0", false },
+        /* Seen on real Xen: pciback's vdev-N (70-guest-protocol). */
+        { XENGPU_XS_G_VBDF, "0000:00:00.01", true },
+        { XENGPU_XS_G_VBDF, "0000:00:1f.07", true },
+        { XENGPU_XS_G_VBDF, "0000:00:00.1", false },
+        { XENGPU_XS_G_VBDF, "0000:00:00.11", false },
+        { XENGPU_XS_G_VBDF, "0000:00:00.08", false },
         { XENGPU_XS_G_HEX, "28", true },
         { XENGPU_XS_G_HEX, "", false },
         { XENGPU_XS_G_HEX, "0x28", false },
@@ -166,8 +172,7 @@ static void test_grammars(void **state)
         { XENGPU_XS_G_XBSTATE, "9", false },
         { XENGPU_XS_G_XBSTATE, "44", false },
         { XENGPU_XS_G_PCIOPTS,
-          "msitranslate=0,power_mgmt=0,permissive=0,rdm_policy=strict",
-          true },
+          "msitranslate=0,power_mgmt=0,permissive=0,rdm_policy=strict", true },
         { XENGPU_XS_G_PCIOPTS, "permissive=1", true },
         { XENGPU_XS_G_PCIOPTS, "permissive=1,permissive=0", false },
         { XENGPU_XS_G_PCIOPTS, "permissive=2", false },
@@ -194,10 +199,27 @@ static void test_grammars(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (xengpu_xs_grammar_ok(cases[i].g, cases[i].v,
-                                 strlen(cases[i].v)) != cases[i].ok)
+        if (xengpu_xs_grammar_ok(cases[i].g, cases[i].v, strlen(cases[i].v)) !=
+            cases[i].ok)
             fail_msg("grammar %d, '%s': want %s", cases[i].g, cases[i].v,
                      cases[i].ok ? "ok" : "refused");
+}
+
+/* Every grammar refuses a control character, with a reason. */
+static void test_every_grammar_has_a_reason(void **state)
+{
+    xengpu_xs_rule rule;
+    int g;
+
+    (void)state;
+    memset(&rule, 0, sizeof(rule));
+    rule.maxlen = 4096;
+    for (g = 0; g <= XENGPU_XS_G_ENUM; g++) {
+        const char *why;
+        rule.grammar = (xengpu_xs_grammar)g;
+        why = xengpu_xs_check_value(&rule, "\x01", 1);
+        if (!why || !why[0]) fail_msg("grammar %d accepts \\x01", g);
+    }
 }
 
 static void test_check_value(void **state)
@@ -310,10 +332,9 @@ static void test_proto_request(void **state)
     uint32_t seq;
 
     (void)state;
-    assert_int_equal(
-        xengpu_proto_format_request(2147483647u, XENGPU_GUEST_RELEASE, buf,
-                                    sizeof(buf)),
-        18);
+    assert_int_equal(xengpu_proto_format_request(
+                         2147483647u, XENGPU_GUEST_RELEASE, buf, sizeof(buf)),
+                     18);
     assert_string_equal(buf, "2147483647 release");
     assert_int_equal(xengpu_proto_parse_request(buf, strlen(buf), &seq, &verb),
                      0);
@@ -322,13 +343,11 @@ static void test_proto_request(void **state)
     assert_int_equal(
         xengpu_proto_format_request(0, XENGPU_GUEST_PLUGGED, buf, sizeof(buf)),
         -EINVAL);
-    assert_int_equal(xengpu_proto_format_request(2147483648u,
-                                                 XENGPU_GUEST_PLUGGED, buf,
-                                                 sizeof(buf)),
+    assert_int_equal(xengpu_proto_format_request(
+                         2147483648u, XENGPU_GUEST_PLUGGED, buf, sizeof(buf)),
                      -EINVAL);
     assert_int_equal(
-        xengpu_proto_format_request(5, XENGPU_GUEST_PLUGGED, buf, 5),
-        -ENOSPC);
+        xengpu_proto_format_request(5, XENGPU_GUEST_PLUGGED, buf, 5), -ENOSPC);
 }
 
 struct rcase {
@@ -367,8 +386,8 @@ static void test_proto_response(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int got = xengpu_proto_parse_response(cases[i].v, strlen(cases[i].v),
-                                              &r);
+        int got =
+            xengpu_proto_parse_response(cases[i].v, strlen(cases[i].v), &r);
         if (got != cases[i].r) fail_msg("'%s': got %d", cases[i].v, got);
         if (got) continue;
         assert_int_equal(r.seq, cases[i].seq);
@@ -410,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_match_refuses),
         cmocka_unit_test(test_dirs_and_trees),
         cmocka_unit_test(test_grammars),
+        cmocka_unit_test(test_every_grammar_has_a_reason),
         cmocka_unit_test(test_check_value),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_nul_and_long_lines),

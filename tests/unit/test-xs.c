@@ -70,9 +70,8 @@ static void test_write_declared(void **state)
 {
     struct fix *f = *state;
 
-    assert_int_equal(xengpu_xs_write(f->xs, XBT_NULL, REC "/name", "vm 1",
-                                     LG(f)),
-                     0);
+    assert_int_equal(
+        xengpu_xs_write(f->xs, XBT_NULL, REC "/name", "vm 1", LG(f)), 0);
     assert_string_equal(fake_xs_get(REC "/name"), "vm 1");
     assert_string_equal(fake_xs_perms(REC "/name"), "n0");
     assert_int_equal(fake_xs_nwrites(), 1);
@@ -180,7 +179,7 @@ static void healthy_store(void)
     fake_xs_put(BE, "", "n0,r5");
     fake_xs_put(BE "/num_devs", "2", NULL);
     fake_xs_put(BE "/dev-0", "0000:01:00.0", NULL);
-    fake_xs_put(BE "/vdev-0", "0000:00:00.0", NULL);
+    fake_xs_put(BE "/vdev-0", "0000:00:00.00", NULL); /* as pciback has it */
     fake_xs_put(BE "/opts-0",
                 "msitranslate=0,power_mgmt=0,permissive=0,rdm_policy=strict",
                 NULL);
@@ -225,13 +224,13 @@ static void test_validate_problems(void **state)
     char want[256];
 
     healthy_store();
-    fake_xs_put(REC "/domid", "5x", NULL);                      /* value */
-    fake_xs_put(REC "/name", NULL, "n0,r5");                    /* perms */
-    fake_xs_put("/xengpu/stray", "1", "n0");                    /* undeclared */
-    fake_xs_put(REC "/gpu/1", "oops", "n0");                    /* dir value */
-    fake_xs_put(BE "/dev-1", "1:0.0", NULL);                    /* libxl's */
-    fake_xs_put(DATA5 "/xengpu/response/child", "x", NULL);     /* guest */
-    fake_xs_put(DATA5 "/xengpu/agent", "1\x1b[2J", NULL);       /* guest */
+    fake_xs_put(REC "/domid", "5x", NULL);                  /* value */
+    fake_xs_put(REC "/name", NULL, "n0,r5");                /* perms */
+    fake_xs_put("/xengpu/stray", "1", "n0");                /* undeclared */
+    fake_xs_put(REC "/gpu/1", "oops", "n0");                /* dir value */
+    fake_xs_put(BE "/dev-1", "1:0.0", NULL);                /* libxl's */
+    fake_xs_put(DATA5 "/xengpu/response/child", "x", NULL); /* guest */
+    fake_xs_put(DATA5 "/xengpu/agent", "1\x1b[2J", NULL);   /* guest */
     fake_xs_put(DATA5 "/xengpu/request", "1 release", "n5,w0"); /* perms */
     assert_int_equal(
         xengpu_xs_validate(f->xs, NULL, -1, collect, &r, &st, LG(f)), 0);
@@ -424,7 +423,8 @@ static long ms_since(const struct timespec *t0)
     struct timespec t;
 
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+    return (t.tv_sec - t0->tv_sec) * 1000 +
+           (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 static void test_ask_silent_and_stale(void **state)
@@ -444,8 +444,9 @@ static void test_ask_silent_and_stale(void **state)
 
     with_agent();
     for (i = 0; i < 3; i++) {
-        struct guest g = { cases[i].answer, cases[i].times, cases[i].delta,
-                           0, "", NULL };
+        struct guest g = {
+            cases[i].answer, cases[i].times, cases[i].delta, 0, "", NULL
+        };
         clock_gettime(CLOCK_MONOTONIC, &t0);
         assert_int_equal(ask5(f, &g, XENGPU_GUEST_RELEASE, 100, &r),
                          -ETIMEDOUT);
@@ -461,8 +462,7 @@ static void test_ask_silent_and_stale(void **state)
 static void test_ask_flood(void **state)
 {
     struct fix *f = *state;
-    struct guest g = { "%u released but not really", 5000, 0, 0, "",
-                       NULL };
+    struct guest g = { "%u released but not really", 5000, 0, 0, "", NULL };
     xengpu_guest_response r;
     struct timespec t0;
 
@@ -500,8 +500,8 @@ static void test_ask_xenstore_failures(void **state)
     with_agent();
     fake_xs_fail_next("xs_watch", ENOSPC);
     assert_int_equal(ask5(f, &g, XENGPU_GUEST_RELEASE, 100, &r), -ENOSPC);
-    assert_true(capture_log_has(&f->lg, "cannot watch " DATA5
-                                        "/xengpu/response"));
+    assert_true(
+        capture_log_has(&f->lg, "cannot watch " DATA5 "/xengpu/response"));
     fake_xs_fail_next("xs_write", EACCES);
     assert_int_equal(ask5(f, &g, XENGPU_GUEST_RELEASE, 100, &r), -EACCES);
     assert_int_equal(g.calls, 0);
