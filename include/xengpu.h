@@ -9,6 +9,7 @@
  *  - PCI addresses: strict parsing and canonical formatting;
  *  - the inventory as JSON (the `xengpu list --json` contract);
  *  - a libxl session: which domain holds which card, attach and detach;
+ *  - xenstore: the live store checked against xengpu's schema;
  *  - xengpu_cli(), the xengpu command itself.
  *
  * Build with `pkg-config --cflags --libs xengpu`.  The library exports
@@ -325,6 +326,32 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card);
  */
 int xengpu_xl_detach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
                      int timeout, bool force);
+
+/* ---- xenstore ------------------------------------------------------------ */
+
+/*
+ * Every xenstore node xengpu writes or reads is declared in its schema
+ * (installed as /usr/share/xengpu/xenstore-schema and built into this
+ * library), with owner, permissions, value grammar, maximum length and
+ * writer.  Since XENGPU_0.2.
+ */
+typedef void xengpu_xenstore_report_fn(const char *path, const char *problem,
+                                       void *arg);
+
+/*
+ * Check the live store against the schema: every declared node present
+ * must hold a valid value and exactly its declared permissions, and
+ * every node under a tree xengpu owns (/xengpu, a guest's
+ * data/xengpu) must be declared.  DOMID >= 0 limits the check to that
+ * domain's nodes.  Calls REPORT(path, problem, ARG) once per problem,
+ * both strings valid during the call.  Sets *CHECKED_R (may be NULL) to
+ * the number of declared nodes checked.  Returns the number of problems
+ * (0: the store matches the schema), or a negative errno when xenstore
+ * cannot be opened or read (logged).  Needs root in dom0.
+ */
+int xengpu_xenstore_validate(long domid, xengpu_xenstore_report_fn *report,
+                             void *arg, unsigned *checked_r,
+                             xentoollog_logger *lg);
 
 /* ---- the xengpu command ----------------------------------------------- */
 

@@ -9,6 +9,7 @@
 
 #include "pciback-helper/util.h"
 #include "xenstore-schema/xs.h"
+#include "xengpu.h"
 #include "xstore.h"
 
 struct found {
@@ -58,15 +59,16 @@ static void print_json(FILE *out, const struct found *f,
     yajl_gen_free(g);
 }
 
-int xengpu_xstore_check(FILE *out, bool json, long domid,
-                        xentoollog_logger *lg)
+int xengpu_xenstore_validate(long domid, xengpu_xenstore_report_fn *report,
+                             void *arg, unsigned *checked_r,
+                             xentoollog_logger *lg)
 {
-    struct xs_handle *xs = xs_open(0);
-    struct found f = { NULL, 0 };
+    struct xs_handle *xs;
     xengpu_xs_stats st;
-    size_t i;
     int r;
 
+    if (!lg) lg = xengpu__logger_default();
+    xs = xs_open(0);
     if (!xs) {
         r = -errno;
         LOGE(lg, ERROR, errno,
@@ -74,11 +76,24 @@ int xengpu_xstore_check(FILE *out, bool json, long domid,
              "running)");
         return r;
     }
-    r = xengpu_xs_validate(xs, NULL, domid, collect, &f, &st, lg);
+    r = xengpu_xs_validate(xs, NULL, domid, report, arg, &st, lg);
     xs_close(xs);
-    if (!r && json) {
+    if (r) return r;
+    if (checked_r) *checked_r = st.checked;
+    return (int)st.problems;
+}
+
+int xengpu_xstore_check(FILE *out, bool json, long domid,
+                        xentoollog_logger *lg)
+{
+    struct found f = { NULL, 0 };
+    xengpu_xs_stats st = { 0, 0 };
+    size_t i;
+    int r = xengpu_xenstore_validate(domid, collect, &f, &st.checked, lg);
+
+    if (r >= 0 && json) {
         print_json(out, &f, &st);
-    } else if (!r) {
+    } else if (r >= 0) {
         for (i = 0; i < f.n; i++)
             fprintf(out, "%s: %s\n", f.lines[2 * i], f.lines[2 * i + 1]);
         fprintf(out, "xenstore: %u node%s checked, %zu problem%s\n",
@@ -88,7 +103,7 @@ int xengpu_xstore_check(FILE *out, bool json, long domid,
     for (i = 0; i < 2 * f.n; i++)
         free(f.lines[i]);
     free(f.lines);
-    return r ? r : (int)f.n;
+    return r;
 }
 
 static int ask(unsigned domid, xengpu_guest_verb verb, int timeout_s,
