@@ -533,9 +533,18 @@ static int cmd_recover(struct cli *cli, int argc, char **argv)
 {
     (void)argv;
     if (argc != 0) return bad_usage(cli, "recover takes no arguments", NULL);
+    int rc, n;
+
     if (cli->force)
         return bad_usage(cli, "--force does not apply to", "recover");
-    return run_helper(cli, "recover", NULL);
+    rc = run_helper(cli, "recover", NULL);
+    if (rc) return rc;
+    n = xengpu_request_prune(cli->state_dir, cli->lg);
+    if (n > 0)
+        fprintf(cli->out, "forgot the GPU requests of %d domain%s that no "
+                          "longer run\n",
+                n, n == 1 ? "" : "s");
+    return n < 0 ? XENGPU_EXIT_FAIL : XENGPU_EXIT_OK;
 }
 
 static int create_prepare(void *opaque, const char *bdf)
@@ -562,6 +571,7 @@ static int create_record(void *opaque, const xengpu_domcfg *cfg,
     for (i = 0; i < res->n; i++)
         cards[i] = res->choices[i].card->fns[0]->bdf;
     req = (xengpu_request){ cfg->name, specs, cfg->ngpus, cards, res->n };
+    xengpu_request_prune(cli->state_dir, cli->lg); /* best effort */
     r = xengpu_request_record(cli->state_dir, &req, cli->lg);
     free(specs);
     free(cards);

@@ -3,6 +3,7 @@
  * xenstore.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,99 @@ int xengpu_request_record(const char *state_dir, const xengpu_request *req,
     if (!r) r = mirror(uuid, domid, req, lg);
 out:
     libxl_dominfo_dispose(&info);
+    libxl_ctx_free(ctx);
+    return r;
+}
+
+/* Is UUID (text) one of the running domains'? */
+static bool running(const libxl_dominfo *doms, int n, const char *uuid)
+{
+    char u[LIBXL_UUID_FMTLEN + 1];
+    int i;
+
+    for (i = 0; i < n; i++) {
+        snprintf(u, sizeof(u), LIBXL_UUID_FMT,
+                 LIBXL_UUID_BYTES(doms[i].uuid));
+        if (!strcmp(u, uuid)) return true;
+    }
+    return false;
+}
+
+/* Forget one request: its file, then its xenstore mirror. */
+static int forget(int sfd, struct xs_handle *xs, const char *uuid,
+                  xentoollog_logger *lg)
+{
+    char name[80], top[128];
+
+    snprintf(name, sizeof(name), "domains/%s.json", uuid);
+    if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) {
+        int r = -errno;
+        LOGE(lg, ERROR, errno, "cannot remove the request of domain %s",
+             uuid);
+        return r;
+    }
+    snprintf(top, sizeof(top), XENGPU_XS_ROOT "/%s", uuid);
+    return xs ? xengpu_xs_rm(xs, XBT_NULL, top, lg) : 0;
+}
+
+/* STATE_DIR/domains/UUID.json names whose UUID no domain runs with. */
+static int prune_dir(int sfd, const libxl_dominfo *doms, int ndoms,
+                     xentoollog_logger *lg)
+{
+    struct xs_handle *xs = xs_open(0);
+    char uuid[LIBXL_UUID_FMTLEN + 1];
+    struct dirent *de;
+    int dfd, n = 0, r = 0;
+    DIR *d;
+
+    dfd = openat(sfd, "domains", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        if (xs) xs_close(xs);
+        return errno == ENOENT ? 0 : -errno;
+    }
+    while ((de = readdir(d)) && !r) {
+        size_t len = strlen(de->d_name);
+        if (len != LIBXL_UUID_FMTLEN + 5 ||
+            strcmp(de->d_name + LIBXL_UUID_FMTLEN, ".json"))
+            continue;
+        snprintf(uuid, sizeof(uuid), "%.*s", LIBXL_UUID_FMTLEN, de->d_name);
+        if (running(doms, ndoms, uuid)) continue;
+        r = forget(sfd, xs, uuid, lg);
+        if (!r) {
+            LOG(lg, INFO, "forgot the GPU request of domain %s: it is gone",
+                uuid);
+            n++;
+        }
+    }
+    closedir(d);
+    if (xs) xs_close(xs);
+    return r ? r : n;
+}
+
+int xengpu_request_prune(const char *state_dir, xentoollog_logger *lg)
+{
+    libxl_ctx *ctx = NULL;
+    libxl_dominfo *doms;
+    int ndoms = 0, sfd = -1, r;
+
+    if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, lg)) {
+        LOG(lg, ERROR, "cannot talk to libxl to list domains");
+        return -ENXIO;
+    }
+    doms = libxl_list_domain(ctx, &ndoms);
+    if (!doms) {
+        LOG(lg, ERROR, "cannot list the domains");
+        libxl_ctx_free(ctx);
+        return -EIO;
+    }
+    r = xengpu_state_open(state_dir, lg, &sfd);
+    if (!r) {
+        r = prune_dir(sfd, doms, ndoms, lg);
+        close(sfd);
+    }
+    libxl_dominfo_list_free(doms, ndoms);
     libxl_ctx_free(ctx);
     return r;
 }

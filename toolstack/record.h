@@ -36,4 +36,13 @@ typedef struct xengpu_request {
 int xengpu_request_record(const char *state_dir, const xengpu_request *req,
                           xentoollog_logger *lg);
 
+/*
+ * Forget the requests of domains that no longer run here (destroyed, shut
+ * down for good): each STATE_DIR/domains/UUID.json whose UUID no running
+ * domain has, and its xenstore mirror.  A domain restarted by on_reboot
+ * keeps its UUID and so its request.  Returns how many were forgotten,
+ * or a negative errno (logged).
+ */
+int xengpu_request_prune(const char *state_dir, xentoollog_logger *lg);
+
 #endif /* XENGPU_RECORD_H */

@@ -29,3 +29,16 @@ check_guest hvm-guest-sees-card-again "DOMU-PCI.*$GUEST_SEES_CARD0" 60
 check hvm-destroy xlt 60 destroy hvm1
 st=$(card_json $card state)
 [ "$st" = '"prepared"' ] && pass hvm-card-back-after-destroy || fail hvm-card-back-after-destroy "state $st"
+
+# The destroyed guest's request is forgotten by recover, file and
+# xenstore mirror both; nothing else is touched.
+uuid=$(ls $XENGPU_STATE_DIR/domains/ 2>/dev/null | sed -n 's/\.json$//p' | head -n 1)
+xengpu recover >/tmp/rec.out 2>&1
+rc=$?
+if [ -n "$uuid" ] && [ $rc = 0 ] && [ ! -e "$XENGPU_STATE_DIR/domains/$uuid.json" ] &&
+	! xenstore-exists /xengpu/domain/$uuid 2>/dev/null &&
+	grep -q "forgot the GPU requests of 1 domain that no longer run" /tmp/rec.out; then
+	pass recover-forgets-destroyed-request "$uuid"
+else
+	fail recover-forgets-destroyed-request "uuid=$uuid rc=$rc: $(head -n 2 /tmp/rec.out | tr '\n' ' ')"
+fi
