@@ -541,8 +541,9 @@ static int cmd_recover(struct cli *cli, int argc, char **argv)
     if (rc) return rc;
     n = xengpu_request_prune(cli->state_dir, cli->lg);
     if (n > 0)
-        fprintf(cli->out, "forgot the GPU requests of %d domain%s that no "
-                          "longer run\n",
+        fprintf(cli->out,
+                "forgot the GPU requests of %d domain%s that no "
+                "longer run\n",
                 n, n == 1 ? "" : "s");
     return n < 0 ? XENGPU_EXIT_FAIL : XENGPU_EXIT_OK;
 }
@@ -570,7 +571,8 @@ static int create_record(void *opaque, const xengpu_domcfg *cfg,
         specs[i] = cfg->gpus[i].text;
     for (i = 0; i < res->n; i++)
         cards[i] = res->choices[i].card->fns[0]->bdf;
-    req = (xengpu_request){ cfg->name, specs, cfg->ngpus, cards, res->n };
+    req = (xengpu_request){ cfg->name, specs,           cfg->ngpus,     cards,
+                            res->n,    cfg->gpu_unplug, cfg->gpu_compat };
     xengpu_request_prune(cli->state_dir, cli->lg); /* best effort */
     r = xengpu_request_record(cli->state_dir, &req, cli->lg);
     free(specs);

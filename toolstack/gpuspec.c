@@ -557,6 +557,8 @@ void xengpu_domcfg_init(xengpu_domcfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->memory = cfg->maxmem = -1;
+    cfg->mmio_hole = -1;
+    cfg->gpu_unplug = true;
     cfg->numa_node = -1;
 }
 
@@ -568,6 +570,8 @@ void xengpu_domcfg_dispose(xengpu_domcfg *cfg)
     free(cfg->name);
     free(cfg->type);
     free(cfg->passthrough);
+    free(cfg->gpu_compat);
+    free(cfg->vga);
     free(cfg->gpus);
     for (i = 0; i < cfg->npci; i++)
         free(cfg->pci[i]);
@@ -696,6 +700,59 @@ static int get_pci(const struct xlu *x, xengpu_domcfg *cfg,
     return 0;
 }
 
+/* One of WORDS (NULL-terminated) or absent; else an error naming them. */
+static int get_word(const struct xlu *x, const char *file, const char *key,
+                    const char *const *words, xentoollog_logger *lg,
+                    char **val_r)
+{
+    char *v = NULL, list[96];
+    size_t i, o;
+    int rc = get_string(x, file, key, lg, &v);
+
+    if (rc || !v) return rc;
+    for (i = 0; words[i]; i++)
+        if (!strcmp(v, words[i])) {
+            *val_r = v;
+            return 0;
+        }
+    for (i = 0, o = 0; words[i] && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s\"%s\"",
+                              i ? ", " : "", words[i]);
+    LOG(lg, ERROR, "%s: %s = \"%s\" is not one of %s", file, key, v, list);
+    free(v);
+    return -EINVAL;
+}
+
+/* gpu_migration, gpu_compat, gfx_passthru, vga, mmio_hole. */
+static int get_layout(const struct xlu *x, xengpu_domcfg *cfg,
+                      xentoollog_logger *lg)
+{
+    static const char *const migration[] = { "unplug", "refuse", NULL };
+    static const char *const compat[] = { "exact", "device", "vendor", "any",
+                                          NULL };
+    static const char *const vga[] = { "stdvga", "cirrus", "none", NULL };
+    char *mig = NULL;
+    const char *sv;
+    long v;
+    int rc;
+
+    rc = get_word(x, cfg->file, "gpu_migration", migration, lg, &mig);
+    if (!rc && mig) cfg->gpu_unplug = !strcmp(mig, "unplug");
+    free(mig);
+    if (!rc)
+        rc =
+            get_word(x, cfg->file, "gpu_compat", compat, lg, &cfg->gpu_compat);
+    if (!rc) rc = get_word(x, cfg->file, "vga", vga, lg, &cfg->vga);
+    if (!rc) rc = get_mib(x, cfg->file, "mmio_hole", lg, &cfg->mmio_hole);
+    if (rc) return rc;
+    /* gfx_passthru = 1, 0, or a string naming the kind ("igd"). */
+    if (!xlu_cfg_get_long(x->cfg, "gfx_passthru", &v, 1))
+        cfg->gfx_passthru = v != 0;
+    else if (!xlu_cfg_get_string(x->cfg, "gfx_passthru", &sv, 1))
+        cfg->gfx_passthru = strcmp(sv, "0") && strcmp(sv, "none");
+    return 0;
+}
+
 static int domcfg_extract(const struct xlu *x, xengpu_domcfg *cfg,
                           xentoollog_logger *lg)
 {
@@ -709,6 +766,7 @@ static int domcfg_extract(const struct xlu *x, xengpu_domcfg *cfg,
         rc = get_string(x, cfg->file, "passthrough", lg, &cfg->passthrough);
     if (!rc) rc = get_gpus(x, cfg, lg);
     if (!rc) rc = get_pci(x, cfg, lg);
+    if (!rc) rc = get_layout(x, cfg, lg);
     if (!rc) get_numa_node(x, cfg);
     return rc;
 }
@@ -757,6 +815,36 @@ int xengpu_domcfg_read(const char *file, char *const *ovr, size_t novr,
     return rc;
 }
 
+/*
+ * A guest that may lose its card (save, migrate, detach) keeps an
+ * emulated VGA as its primary display: a guest OS may restart when its
+ * boot display disappears.
+ */
+static int check_layout(const xengpu_domcfg *cfg, xentoollog_logger *lg)
+{
+    if (!cfg->gpu_unplug || strcmp(cfg->type, "hvm")) return 0;
+    if (cfg->gfx_passthru) {
+        LOG(lg, ERROR,
+            "%s: gfx_passthru makes the card the guest's primary display, "
+            "but the guest may lose its card (gpu_migration = \"unplug\", "
+            "the default), and a guest OS can restart when its boot display "
+            "disappears; remove gfx_passthru, or set gpu_migration = "
+            "\"refuse\" (no save, restore or migration with the card)",
+            cfg->file);
+        return -EINVAL;
+    }
+    if (cfg->vga && !strcmp(cfg->vga, "none")) {
+        LOG(lg, ERROR,
+            "%s: vga = \"none\" leaves the card as the guest's only display, "
+            "but the guest may lose its card (gpu_migration = \"unplug\", "
+            "the default); use vga = \"stdvga\", or set gpu_migration = "
+            "\"refuse\"",
+            cfg->file);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int xengpu_domcfg_check(const xengpu_domcfg *cfg, xentoollog_logger *lg)
 {
     if (!lg) lg = xengpu__logger_default();
@@ -782,7 +870,7 @@ int xengpu_domcfg_check(const xengpu_domcfg *cfg, xentoollog_logger *lg)
             cfg->file);
         return -EINVAL;
     }
-    return 0;
+    return check_layout(cfg, lg);
 }
 
 /* --- the pool file ---------------------------------------------------- */

@@ -135,6 +135,13 @@ typedef struct xengpu_domcfg {
     size_t ngpus;
     char **pci; /* the config's own pci = [...] entries, verbatim */
     size_t npci;
+
+    /* Guest layout (HVM). */
+    bool gpu_unplug;   /* gpu_migration = "unplug" (default), not "refuse" */
+    char *gpu_compat;  /* gpu_compat = "exact" (default) ... "any", or NULL */
+    bool gfx_passthru; /* gfx_passthru = 1 or a kind: the card is primary */
+    char *vga;         /* vga = "stdvga" | "cirrus" | "none", or NULL */
+    long mmio_hole;    /* MiB; -1 when not given */
 } xengpu_domcfg;
 
 void xengpu_domcfg_init(xengpu_domcfg *cfg);

@@ -49,6 +49,10 @@ static char *request_json(const char *uuid, const xengpu_request *req)
         GEN_STR(g, b);
     }
     yajl_gen_array_close(g);
+    GEN_STR(g, "migration");
+    GEN_STR(g, req->unplug ? "unplug" : "refuse");
+    GEN_STR(g, "compat");
+    GEN_STR(g, req->compat ? req->compat : "exact");
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
     out = xengpu__xasprintf("%.*s\n", (int)len, (const char *)buf);
@@ -118,6 +122,12 @@ static int put_all(struct xs_handle *xs, xs_transaction_t t, const char *uuid,
         xengpu_bdf_format(&req->cards[i], val, sizeof(val));
         r = xs_put(xs, t, uuid, key, val, lg);
     }
+    if (!r)
+        r = xs_put(xs, t, uuid, "migration", req->unplug ? "unplug" : "refuse",
+                   lg);
+    if (!r)
+        r = xs_put(xs, t, uuid, "compat", req->compat ? req->compat : "exact",
+                   lg);
     return r;
 }
 
@@ -200,8 +210,7 @@ static bool running(const libxl_dominfo *doms, int n, const char *uuid)
     int i;
 
     for (i = 0; i < n; i++) {
-        snprintf(u, sizeof(u), LIBXL_UUID_FMT,
-                 LIBXL_UUID_BYTES(doms[i].uuid));
+        snprintf(u, sizeof(u), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(doms[i].uuid));
         if (!strcmp(u, uuid)) return true;
     }
     return false;
@@ -216,8 +225,7 @@ static int forget(int sfd, struct xs_handle *xs, const char *uuid,
     snprintf(name, sizeof(name), "domains/%s.json", uuid);
     if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) {
         int r = -errno;
-        LOGE(lg, ERROR, errno, "cannot remove the request of domain %s",
-             uuid);
+        LOGE(lg, ERROR, errno, "cannot remove the request of domain %s", uuid);
         return r;
     }
     snprintf(top, sizeof(top), XENGPU_XS_ROOT "/%s", uuid);

@@ -5,9 +5,12 @@
  *
  *   STATE_DIR/domains/UUID.json   {"version":1,"uuid":...,"name":...,
  *                                  "gpu":["SPEC",...],
- *                                  "cards":["0000:01:00.0",...]}
+ *                                  "cards":["0000:01:00.0",...],
+ *                                  "migration":"unplug"|"refuse",
+ *                                  "compat":"exact"|...}
  *   /xengpu/domain/UUID/name, /domid        mirrored in xenstore, one
  *   /xengpu/domain/UUID/gpu/N/spec, /card   transaction, readable by
+ *   /xengpu/domain/UUID/migration, /compat
  *                                           dom0 only (declared in
  *                                           xenstore-schema/schema)
  *
@@ -17,6 +20,7 @@
 #ifndef XENGPU_RECORD_H
 #define XENGPU_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <xentoollog.h>
 
@@ -30,6 +34,8 @@ typedef struct xengpu_request {
     size_t nspecs;
     const xengpu_bdf *cards; /* the cards chosen, function 0 each */
     size_t ncards;
+    bool unplug;        /* gpu_migration = "unplug" (else "refuse") */
+    const char *compat; /* gpu_compat: "exact", "device", "vendor", "any" */
 } xengpu_request;
 
 /* Record REQ for the running domain it names.  STATE_DIR NULL: default. */

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "capture-log.h"
+#include "pciback-helper/util.h"
 #include "toolstack/gpuspec.h"
 
 #ifndef XENGPU_TEST_DATA
@@ -497,6 +498,64 @@ static void test_passthrough_checks(void **state)
             "passthrough = \"disabled\" but gpu = [...]");
 }
 
+static void layout_ok(const char *text, bool unplug, long hole)
+{
+    struct capture_log lg;
+    xengpu_domcfg cfg;
+
+    capture_log_init(&lg);
+    parse_cfg("t.cfg", text, &cfg, &lg);
+    if (xengpu_domcfg_check(&cfg, &lg.vtable))
+        fail_msg("refused: %s: %s", text, lg.text);
+    assert_int_equal(cfg.gpu_unplug, unplug);
+    assert_int_equal(cfg.mmio_hole, hole);
+    xengpu_domcfg_dispose(&cfg);
+    capture_log_dispose(&lg);
+}
+
+/* A guest that may lose its card keeps an emulated primary display. */
+static void test_layout_checks(void **state)
+{
+    char *text = slurp("xlcfg-win11-ovmf-rtx4060-rdm-relaxed.txt");
+    char *with_gpu;
+
+    (void)state;
+    drop_lines(text, "sudo nano"); /* the markdown around it */
+    drop_lines(text, "```");
+    cfg_bad("type = \"hvm\"\ngfx_passthru = 1\ngpu = [ \"01:00.0\" ]\n",
+            "t.cfg: gfx_passthru makes the card the guest's primary display, "
+            "but the guest may lose its card (gpu_migration = \"unplug\", "
+            "the default)");
+    cfg_bad("type = \"hvm\"\ngfx_passthru = \"igd\"\n"
+            "gpu_migration = \"unplug\"\ngpu = [ \"01:00.0\" ]\n",
+            "remove gfx_passthru, or set gpu_migration = \"refuse\"");
+    cfg_bad("type = \"hvm\"\ngpu_migration = \"sometimes\"\n"
+            "gpu = [ \"01:00.0\" ]\n",
+            "t.cfg: gpu_migration = \"sometimes\" is not one of \"unplug\", "
+            "\"refuse\"");
+    cfg_bad(
+        "type = \"hvm\"\ngpu_compat = \"similar\"\ngpu = [ \"01:00.0\" ]\n",
+        "is not one of \"exact\", \"device\", \"vendor\", \"any\"");
+    cfg_bad("type = \"hvm\"\nmmio_hole = \"big\"\ngpu = [ \"01:00.0\" ]\n",
+            "mmio_hole must be a positive number of MiB");
+    layout_ok("type = \"hvm\"\ngfx_passthru = 1\ngpu_migration = \"refuse\"\n"
+              "vga = \"none\"\nmmio_hole = 2048\ngpu = [ \"01:00.0\" ]\n",
+              false, 2048);
+    layout_ok("type = \"hvm\"\ngfx_passthru = 0\nvga = \"stdvga\"\n"
+              "gpu = [ \"01:00.0\" ]\n",
+              true, -1);
+    /* A PV guest has no emulated display to keep. */
+    layout_ok("type = \"pv\"\nvga = \"none\"\ngpu = [ \"01:00.0\" ]\n", true,
+              -1);
+    /* The real Windows 11 config says vga = "none": fine with pci = [...]
+     * (xengpu is not involved), refused once it asks for a gpu. */
+    with_gpu = xengpu__xasprintf("%s\ngpu = [ \"01:00.0\" ]\n", text);
+    cfg_bad(with_gpu, "vga = \"none\" leaves the card as the guest's only "
+                      "display");
+    free(with_gpu);
+    free(text);
+}
+
 /* KEY=VALUE overrides are read after the file, as xl reads them. */
 static void test_read_overrides(void **state)
 {
@@ -634,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_realworld_vtd_fragments),
         cmocka_unit_test(test_gpu_key),
         cmocka_unit_test(test_passthrough_checks),
+        cmocka_unit_test(test_layout_checks),
         cmocka_unit_test(test_read_overrides),
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_pools_file),

@@ -110,6 +110,8 @@ xenstore-ls -p /xengpu/domain/$uuid
 if grep -q '"gpu":\["1002:5046"\]' "$rec" && grep -q '"cards":\["0000:01:00.0"\]' "$rec" &&
 	[ "$(xenstore-read /xengpu/domain/$uuid/gpu/0/card)" = 0000:01:00.0 ] &&
 	[ "$(xenstore-read /xengpu/domain/$uuid/gpu/0/spec)" = 1002:5046 ] &&
+	[ "$(xenstore-read /xengpu/domain/$uuid/migration)" = unplug ] &&
+	grep -q '"migration":"unplug","compat":"exact"' "$rec" &&
 	xenstore-ls -p /xengpu/domain/$uuid | grep -q 'name = "pv1".*(n0)'; then
 	pass create-records-request "$uuid"
 else
