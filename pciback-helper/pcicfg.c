@@ -23,6 +23,8 @@
 #define STATUS_CAP_LIST 0x10
 #define OFF_CAP_PTR 0x34
 #define OFF_CB_CAP_PTR 0x14
+#define OFF_SUBSYS_VENDOR 0x2c
+#define OFF_SUBSYS_ID 0x2e
 
 #define CAP_PM 0x01
 #define CAP_PCIE 0x10
@@ -62,6 +64,11 @@ static void parse_header(const struct buf *b, xengpu_pcicfg *c)
         (uint32_t)b->p[0x0b] << 16 | (uint32_t)b->p[0x0a] << 8 | b->p[0x09];
     c->header_type = ht & 0x7f;
     c->multifunction = ht & 0x80;
+    if (c->header_type == 0) {
+        c->has_subsys = true;
+        c->subsys_vendor = rd16(b, OFF_SUBSYS_VENDOR);
+        c->subsys_device = rd16(b, OFF_SUBSYS_ID);
+    }
     if (c->header_type == 1) {
         c->secondary_bus = b->p[0x19];
         c->subordinate_bus = b->p[0x1a];

@@ -50,6 +50,13 @@ typedef struct xengpu_pcicfg {
     uint8_t revision;
     uint8_t header_type; /* 0 normal, 1 bridge, 2 cardbus (bit 7 cleared) */
     bool multifunction;
+    /*
+     * Subsystem ids (0x2c, 0x2e), which say whose board this is (10de:12fa
+     * an NVIDIA-built card, 1462:8a91 an MSI one).  Only header type 0 has
+     * them in the header: has_subsys is false for bridges and CardBus.
+     */
+    bool has_subsys;
+    uint16_t subsys_vendor, subsys_device;
     uint8_t secondary_bus, subordinate_bus; /* bridges only */
 
     /*

@@ -40,10 +40,17 @@ static void test_real_turing(void **state)
     assert_true(c.flr);
     assert_true(c.caps_complete);
     assert_false(c.ext_complete);
+    /* "Subsystem: NVIDIA Corporation Device 12fa", bytes 0x2c-0x2f. */
+    assert_true(c.has_subsys);
+    assert_int_equal(c.subsys_vendor, 0x10de);
+    assert_int_equal(c.subsys_device, 0x12fa);
 
     fake_cfg_from_lspci(&raw, DUMP, "02:00.2");
     assert_int_equal(xengpu_pcicfg_parse(raw.b, raw.len, &c), 0);
     assert_int_equal(c.class, 0x0c0330);
+    assert_true(c.has_subsys);
+    assert_int_equal(c.subsys_vendor, 0x10de);
+    assert_int_equal(c.subsys_device, 0x12fa);
     assert_false(c.flr);
     assert_true(c.has_pm && c.pm_no_soft_reset); /* PM cap at 0xb4 */
 }
@@ -82,6 +89,9 @@ static void test_non_root_read(void **state)
     assert_false(c.caps_complete);
     assert_false(c.has_pcie);
     assert_false(c.flr);
+    /* The subsystem ids are inside those 64 bytes. */
+    assert_true(c.has_subsys);
+    assert_int_equal(c.subsys_device, 0x12fa);
 }
 
 static void test_cap_loops(void **state)
@@ -165,6 +175,9 @@ static void test_bridge_and_cardbus(void **state)
     assert_int_equal(c.secondary_bus, 7);
     assert_int_equal(c.subordinate_bus, 8);
     assert_int_equal(c.pcie_type, XENGPU_PCIE_UPSTREAM);
+    /* 0x2c-0x2f of a type 1 header are the prefetchable window. */
+    assert_false(c.has_subsys);
+    assert_int_equal(c.subsys_vendor, 0);
     /* CardBus keeps its capability pointer at 0x14. */
     fake_cfg_init(&f, 0x1180, 0x476, 0x060700, 2, 256);
     f.b[0x06] = 0x10;
@@ -173,6 +186,7 @@ static void test_bridge_and_cardbus(void **state)
     assert_int_equal(xengpu_pcicfg_parse(f.b, f.len, &c), 0);
     assert_true(c.has_pm);
     assert_true(c.caps_complete);
+    assert_false(c.has_subsys);
 }
 
 static const char h100_resource[] =
