@@ -133,3 +133,10 @@ test-xs_SRCS := tests/unit/test-xs.c tests/unit/capture-log.c \
 	$(FAKE_XS_SRCS) $(libxengpu-xs_SRCS) pciback-helper/util.c
 test-xs_WRAP := $(FAKE_XS_WRAP)
 test-xs_LDLIBS := -lxenstore -lxentoollog
+
+# The MMIO hole a guest's cards need: hvmloader's placement replayed on
+# fake trees of real cards.
+UNIT_TESTS += test-layout
+test-layout_SRCS := tests/unit/test-layout.c $(FAKE_SYSFS_SRCS) \
+	toolstack/layout.c $(libxengpu-pciback_SRCS)
+test-layout_LDLIBS := $(libxengpu-pciback_LDLIBS)
