@@ -735,6 +735,28 @@ static int card_for(struct cli *cli, const char *arg, xengpu_host **host_r,
     return XENGPU_EXIT_OK;
 }
 
+/* CARD and the cards DOMID holds already, in DOMID's MMIO hole. */
+static int fits_with_others(struct cli *cli, xengpu_xl *xl,
+                            const xengpu_host *host, uint32_t domid,
+                            const xengpu_card *card)
+{
+    size_t i, n = 0, total = xengpu_host_ncards(host);
+    const xengpu_card **cards = xengpu__xcalloc(total + 1, sizeof(*cards));
+    int r;
+
+    (void)cli;
+    for (i = 0; i < total; i++) {
+        const xengpu_card *c = xengpu_host_card(host, i);
+        if (c->state == XENGPU_CARD_ASSIGNED && c->domid == (long)domid &&
+            c != card)
+            cards[n++] = c;
+    }
+    cards[n++] = card;
+    r = xengpu__xl_fits(xl, domid, cards, n);
+    free(cards);
+    return r;
+}
+
 /* How long a guest's agent gets to answer, seconds. */
 #define AGENT_TIMEOUT(cli) ((cli)->timeout ? (cli)->timeout : 10)
 
@@ -767,6 +789,7 @@ static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
         if (rc) goto out;
         rc = XENGPU_EXIT_FAIL;
     }
+    if (attach && fits_with_others(cli, xl, host, domid, card)) goto out;
     if (!attach &&
         xengpu_guest_release(domid, card->fns[0]->name, AGENT_TIMEOUT(cli),
                              cli->force, cli->lg))

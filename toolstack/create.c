@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "create.h"
+#include "layout.h"
 #include "pciback-helper/libxl-compat.h"
 #include "pciback-helper/util.h"
 
@@ -63,7 +64,8 @@ static const char *passthrough_value(const xengpu_domcfg *cfg)
 }
 
 static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
-                        const xengpu_resolution *res, const char *pci)
+                        const xengpu_resolution *res, const char *pci,
+                        unsigned hole)
 {
     const xengpu_choice *ch;
     size_t i;
@@ -79,6 +81,46 @@ static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
     }
     fprintf(req->out, "pci = %s\npassthrough = \"%s\"\n", pci,
             passthrough_value(cfg));
+    if (hole) fprintf(req->out, "mmio_hole = %u\n", hole);
+}
+
+/*
+ * The MMIO hole of an HVM guest: the one its cards need when the config
+ * sets none (returned, MiB, to pass to xl), a warning when the config's
+ * is too small; 0 when there is nothing to set.  -EINVAL when no hole
+ * can hold the cards (logged).
+ */
+static int plan_hole(const xengpu_domcfg *cfg, const xengpu_resolution *res,
+                     xentoollog_logger *lg, unsigned *hole_r)
+{
+    const xengpu_card **cards;
+    xengpu_layout_need need;
+    char why[XENGPU_LAYOUT_WHYLEN];
+    size_t i;
+    int rc;
+
+    *hole_r = 0;
+    if (strcmp(cfg->type, "hvm") || !res->n) return 0;
+    cards = xengpu__xcalloc(res->n, sizeof(*cards));
+    for (i = 0; i < res->n; i++)
+        cards[i] = res->choices[i].card;
+    if (cfg->mmio_hole > 0) {
+        if (xengpu_layout_check(cards, res->n, (unsigned)cfg->mmio_hole, why,
+                                sizeof(why)))
+            LOG(lg, WARN, "%s: mmio_hole = %ld is too small: %s", cfg->file,
+                cfg->mmio_hole, why);
+        free(cards);
+        return 0;
+    }
+    rc = xengpu_layout_plan(cards, res->n, &need, why, sizeof(why));
+    free(cards);
+    if (rc) {
+        LOG(lg, ERROR, "%s: %s", cfg->file, why);
+        return rc;
+    }
+    /* libxl's default hole is the smallest: set it only when it is not. */
+    if (need.hole_mib > XENGPU_MMIO_HOLE_MIN) *hole_r = need.hole_mib;
+    return 0;
 }
 
 /* Release the cards of RES this command prepared (the first N). */
@@ -122,10 +164,11 @@ static int prepare_all(const xengpu_create_req *req,
 
 /* xl create CONFIG OPTS... OVR... pci=... passthrough=...; its status. */
 static int run_xl(const xengpu_create_req *req, const struct args *a,
-                  const char *pci, const char *pt, xentoollog_logger *lg)
+                  const char *pci, const char *pt, unsigned hole,
+                  xentoollog_logger *lg)
 {
     const char *xl = getenv(XENGPU_XL_ENV);
-    char **argv, *pci_arg, *pt_arg;
+    char **argv, *pci_arg, *pt_arg, *hole_arg = NULL;
     size_t argc = 0, i;
     int status = -1, r;
     pid_t pid;
@@ -133,7 +176,8 @@ static int run_xl(const xengpu_create_req *req, const struct args *a,
     if (!xl || !*xl) xl = "xl";
     pci_arg = xengpu__xasprintf("pci=%s", pci);
     pt_arg = xengpu__xasprintf("passthrough=\"%s\"", pt);
-    argv = xengpu__xcalloc(a->nopts + a->novr + 6, sizeof(*argv));
+    if (hole) hole_arg = xengpu__xasprintf("mmio_hole=%u", hole);
+    argv = xengpu__xcalloc(a->nopts + a->novr + 7, sizeof(*argv));
     argv[argc++] = (char *)xl;
     argv[argc++] = "create";
     argv[argc++] = (char *)req->config;
@@ -143,6 +187,7 @@ static int run_xl(const xengpu_create_req *req, const struct args *a,
         argv[argc++] = a->ovr[i];
     argv[argc++] = pci_arg;
     argv[argc++] = pt_arg;
+    if (hole_arg) argv[argc++] = hole_arg;
     fflush(NULL);
     r = posix_spawnp(&pid, xl, NULL, NULL, argv, environ);
     if (r) {
@@ -158,6 +203,7 @@ static int run_xl(const xengpu_create_req *req, const struct args *a,
     free(argv);
     free(pci_arg);
     free(pt_arg);
+    free(hole_arg);
     return r ? -1 : status;
 }
 
@@ -200,6 +246,7 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
 {
     xengpu_resolution res;
     char *pci = NULL;
+    unsigned hole = 0;
     int rc = 1;
 
     xengpu_resolution_init(&res);
@@ -210,16 +257,17 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
             cfg->file);
         goto out;
     }
-    if (xengpu_domcfg_check(cfg, lg) || resolve_cfg(req, cfg, lg, &res))
+    if (xengpu_domcfg_check(cfg, lg) || resolve_cfg(req, cfg, lg, &res) ||
+        plan_hole(cfg, &res, lg, &hole))
         goto out;
     pci = xengpu_resolution_pci_value(&res, cfg->pci, cfg->npci);
     if (req->dry_run) {
-        print_lines(req, cfg, &res, pci);
+        print_lines(req, cfg, &res, pci, hole);
         rc = 0;
         goto out;
     }
     if (prepare_all(req, &res, lg)) goto out;
-    if (run_xl(req, a, pci, passthrough_value(cfg), lg)) {
+    if (run_xl(req, a, pci, passthrough_value(cfg), hole, lg)) {
         undo(req, &res, res.n, lg);
         goto out;
     }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "domains.h"
+#include "layout.h"
 #include "pciback-helper/libxl-compat.h"
 #include "pciback-helper/util.h"
 
@@ -165,6 +166,34 @@ static int check_domain(xengpu_xl *xl, uint32_t domid, const char *card,
     return r;
 }
 
+int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
+                    const xengpu_card *const *cards, size_t n)
+{
+    char why[XENGPU_LAYOUT_WHYLEN];
+    libxl_domain_config cfg;
+    unsigned hole;
+    int r = 0;
+
+    libxl_domain_config_init(&cfg);
+    if (libxl_retrieve_domain_configuration(xl->ctx, domid, &cfg, NULL)) {
+        LOG(xl->lg, ERROR, "cannot read domain %u's configuration", domid);
+        r = -EIO;
+    } else if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM) {
+        hole = (unsigned)(cfg.b_info.u.hvm.mmio_hole_memkb / 1024);
+        if (xengpu_layout_check(cards, n, hole, why, sizeof(why))) {
+            LOG(xl->lg, ERROR,
+                "card %s does not fit domain %u's MMIO hole (%s): %s; the "
+                "hole is fixed at boot, so recreate the guest with a larger "
+                "mmio_hole",
+                cards[n - 1]->fns[0]->name, domid,
+                hole ? "its mmio_hole" : "libxl's default", why);
+            r = -ENOSPC;
+        }
+    }
+    libxl_domain_config_dispose(&cfg);
+    return r;
+}
+
 int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
 {
     const char *name = card->fns[0]->name;
@@ -187,6 +216,7 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
         return -EINVAL;
     }
     r = check_domain(xl, domid, name, &pt);
+    if (!r) r = xengpu__xl_fits(xl, domid, &card, 1);
     if (r) return r;
     for (i = 0; i < card->nfns; i++) {
         r = pci_op(xl, domid, &card->fns[i]->bdf, 0);

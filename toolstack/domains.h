@@ -26,4 +26,16 @@
 
 #include "pciback-helper/host.h"
 
+/*
+ * Would the N CARDS (the domain's and the one to add) fit domain DOMID's
+ * MMIO hole?  Only HVM guests have one: a PV guest always fits.  The
+ * hole is fixed when the guest boots, at its config's mmio_hole or
+ * libxl's default (taken never to have grown: a hot-plugged card gets
+ * only the window the guest's firmware declared).  Returns 0; -ENOSPC
+ * when they do not fit (logged, naming the card, the BAR and the
+ * mmio_hole that would do); -EIO when the domain's config is unreadable.
+ */
+int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
+                    const xengpu_card *const *cards, size_t n);
+
 #endif /* XENGPU_DOMAINS_H */

@@ -32,8 +32,7 @@ static void response(const char *v, size_t size)
     if ((r.answer == XENGPU_GUEST_REFUSED) != (r.reason[0] != '\0')) abort();
     n = r.reason[0]
             ? snprintf(back, sizeof(back), "%u refused %s", r.seq, r.reason)
-            : snprintf(back, sizeof(back), "%u %s", r.seq,
-                       answers[r.answer]);
+            : snprintf(back, sizeof(back), "%u %s", r.seq, answers[r.answer]);
     if ((size_t)n != size || memcmp(back, v, size)) abort();
 }
 

@@ -41,6 +41,11 @@ host_start() {
 	-device ati-vga,bus=pb,addr=01.0
 	-device e1000,bus=pb,addr=02.0,netdev=nnic
 	-netdev user,id=nnic,restrict=on"
+	# A display card with one large 32-bit BAR (vram, at most 512 MiB in
+	# QEMU) at 04:00.0, for the MMIO hole scenarios.
+	[ -n "${NESTED_BIG_CARD:-}" ] && card="$card
+	-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=0x7
+	-device secondary-vga,bus=rp3,addr=00.0,vgamem_mb=$NESTED_BIG_CARD"
 	# shellcheck disable=SC2086
 	setsid /usr/bin/time -v -o "$log.time" \
 		qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split \

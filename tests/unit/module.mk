@@ -81,7 +81,7 @@ test-create_SRCS := tests/unit/test-create.c $(FAKE_SYSFS_SRCS) \
 test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-domains
-test-domains_SRCS := tests/unit/test-domains.c $(FAKE_SYSFS_SRCS) \
+test-domains_SRCS := tests/unit/test-domains.c $(FAKE_SYSFS_SRCS) toolstack/layout.c \
 	toolstack/domains.c pciback-helper/libxl-compat.c \
 	$(libxengpu-pciback_SRCS)
 test-domains_LDLIBS := -lxenlight -lxentoollog
@@ -140,3 +140,17 @@ UNIT_TESTS += test-layout
 test-layout_SRCS := tests/unit/test-layout.c $(FAKE_SYSFS_SRCS) \
 	toolstack/layout.c $(libxengpu-pciback_SRCS)
 test-layout_LDLIBS := $(libxengpu-pciback_LDLIBS)
+
+# Card descriptions, their JSON and the replacement policies.
+UNIT_TESTS += test-compat
+test-compat_SRCS := tests/unit/test-compat.c $(FAKE_SYSFS_SRCS) \
+	toolstack/compat.c toolstack/layout.c $(libxengpu-pciback_SRCS)
+test-compat_LDLIBS := $(libxengpu-pciback_LDLIBS) $(call pkg_libs,yajl)
+
+# Events: their JSON, hooks (shell scripts in a temporary directory) and
+# the event log, with forked processes appending and following.
+UNIT_TESTS += test-events
+test-events_SRCS := tests/unit/test-events.c tests/unit/capture-log.c \
+	tests/unit/fake-sysfs.c toolstack/events.c pciback-helper/state.c \
+	pciback-helper/bdf.c pciback-helper/util.c
+test-events_LDLIBS := -lxentoollog $(call pkg_libs,yajl)

@@ -164,7 +164,10 @@ static void test_dry_run_golden(void **state)
         "pci = [ '0000:02:00.1', '0000:01:00.0,permissive=1', "
         "'0000:01:00.1,permissive=1', '0000:08:00.0,rdm_policy=relaxed', "
         "'0000:08:00.1,rdm_policy=relaxed' ]\n"
-        "passthrough = \"enabled\"\n");
+        "passthrough = \"enabled\"\n"
+        /* Two 256 MiB BARs, naturally aligned below 0xfc000000: the
+         * hole must start at 0xd0000000 or lower. */
+        "mmio_hole = 768\n");
     assert_string_equal(c->moves, "");
     assert_null(xl_args(c));
 }
@@ -195,9 +198,25 @@ static void test_create_runs_xl(void **state)
              "pci=[ '0000:02:00.1', '0000:01:00.0,permissive=1', "
              "'0000:01:00.1,permissive=1', '0000:08:00.0,rdm_policy=relaxed', "
              "'0000:08:00.1,rdm_policy=relaxed' ]\n"
-             "passthrough=\"enabled\"\n",
+             "passthrough=\"enabled\"\nmmio_hole=768\n",
              c->cfg);
     assert_string_equal(xl_args(c), want);
+}
+
+/*
+ * The config's own hole is kept.  256 MiB holds these cards: hvmloader
+ * moves their 64-bit BARs above 4 GiB (test-layout covers a hole too
+ * small, which only warns here).
+ */
+static void test_config_hole_kept(void **state)
+{
+    struct ctx *c = *state;
+    char *args[] = { "mmio_hole=256" };
+
+    write_file(c->cfg, guest, 0644);
+    assert_int_equal(create(c, true, args, 1), 0);
+    assert_false(capture_log_has(&c->log, "too small"));
+    assert_null(strstr(c->out, "mmio_hole"));
 }
 
 /* xl fails: what this command prepared goes back, in reverse. */
@@ -289,6 +308,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dry_run_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_maxmem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_hole_kept, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_create_runs_xl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xl_fails_releases, setup,
                                         teardown),
