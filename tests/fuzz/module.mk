@@ -35,3 +35,8 @@ FUZZERS += xsproto
 fuzz-xsproto_SRCS := tests/fuzz/fuzz-xsproto.c $(libxengpu-xs_SRCS) \
 	pciback-helper/util.c
 fuzz-xsproto_LDLIBS := -lxenstore -lxentoollog
+
+FUZZERS += carddesc
+fuzz-carddesc_SRCS := tests/fuzz/fuzz-carddesc.c toolstack/compat.c \
+	toolstack/layout.c pciback-helper/util.c
+fuzz-carddesc_LDLIBS := -lxentoollog $(call pkg_libs,yajl)
