@@ -501,7 +501,7 @@ static int parse_fn(yajl_val obj, size_t i, xengpu_fn_desc *f, char *why,
                     size_t whysize)
 {
     yajl_val v[ARRAY_SIZE(fn_keys)], list;
-    char path[32], bpath[48];
+    char path[40], bpath[80];
     long long n = 0;
     size_t j;
     int rc;
