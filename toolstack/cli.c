@@ -5,6 +5,7 @@
  * the code that implements them.
  */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <spawn.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "events.h"
 #include "xstore.h"
 #include "cli.h"
 #include "domains.h"
@@ -33,7 +35,9 @@ struct cli {
     const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
     bool json, verbose, help, force, dry_run, prepare, xenstore;
     int timeout;        /* detach: seconds, 0 for libxl's own */
-    const char *domain; /* check --xenstore --domain */
+    const char *domain; /* check --xenstore, events: --domain */
+    const char *card;   /* events --card */
+    bool follow;        /* events --follow */
     xentoollog_logger *lg;
 };
 
@@ -54,6 +58,7 @@ static int cmd_attach(struct cli *cli, int argc, char **argv);
 static int cmd_detach(struct cli *cli, int argc, char **argv);
 static int cmd_create(struct cli *cli, int argc, char **argv);
 static int cmd_check(struct cli *cli, int argc, char **argv);
+static int cmd_events(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
@@ -89,6 +94,11 @@ static const struct verb verbs[] = {
       "      with its fix; exit status 1 when there is a problem.\n"
       "      --xenstore checks the live xenstore against xengpu's schema\n"
       "      instead (only DOMAIN's nodes with --domain)" },
+    { "events", cmd_events,
+      "[--json] [--follow] [--domain DOMAIN] [--card CARD]",
+      "print the log of what xengpu did (prepare, release, attach,\n"
+      "      detach, recover: before and after each), one line per event;\n"
+      "      --follow keeps printing new events until interrupted" },
 };
 
 static const struct option options[] = {
@@ -102,6 +112,8 @@ static const struct option options[] = {
     { "dry-run", no_argument, NULL, 'n' },
     { "xenstore", no_argument, NULL, 'x' },
     { "domain", required_argument, NULL, 'd' },
+    { "card", required_argument, NULL, 'c' },
+    { "follow", no_argument, NULL, 'F' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -184,6 +196,12 @@ static int parse_options(struct cli *cli, int argc, char **argv,
             break;
         case 'd':
             cli->domain = optarg;
+            break;
+        case 'c':
+            cli->card = optarg;
+            break;
+        case 'F':
+            cli->follow = true;
             break;
         default:
             return bad_usage(cli, "unknown or incomplete option",
@@ -471,11 +489,64 @@ static int helper_path(struct cli *cli, char *buf, size_t size)
 }
 
 /* Run xengpu-pciback OP [CARD] and return its exit status. */
+/*
+ * The pre and post events around an operation.  The pre event runs the
+ * admin's hooks; one that refuses stops the operation (its reason is
+ * logged).  Every begun operation ends with exactly one post event.
+ */
+struct op_events {
+    xengpu_events *h;
+    xengpu_event e;
+};
+
+static int op_begin(struct cli *cli, struct op_events *o,
+                    xengpu_event_kind kind, const xengpu_bdf *card,
+                    long domid, const char *name)
+{
+    xengpu_events_config cfg;
+    char *reason = NULL;
+    int r;
+
+    xengpu_events_config_init(&cfg);
+    cfg.state_dir = cli->state_dir;
+    xengpu_events_open(&cfg, cli->lg, &o->h);
+    xengpu_event_init(&o->e, kind, XENGPU_PHASE_PRE);
+    xengpu_event_set_card(&o->e, card);
+    if (domid >= 0) xengpu_event_set_domain(&o->e, domid, name);
+    r = xengpu_event_emit(o->h, &o->e, &reason);
+    if (!r) return 0;
+    xengpu_event_init(&o->e, kind, XENGPU_PHASE_POST);
+    xengpu_event_set_card(&o->e, card);
+    if (domid >= 0) xengpu_event_set_domain(&o->e, domid, name);
+    xengpu_event_set_result(&o->e, r, reason);
+    xengpu_event_emit(o->h, &o->e, NULL);
+    xengpu_events_close(o->h);
+    free(reason);
+    return r;
+}
+
+/* RC: an exit status. */
+static void op_end(struct op_events *o, int rc)
+{
+    xengpu_event post;
+
+    xengpu_event_init(&post, o->e.kind, XENGPU_PHASE_POST);
+    post.has_card = o->e.has_card;
+    post.card = o->e.card;
+    post.domid = o->e.domid;
+    memcpy(post.domain, o->e.domain, sizeof(post.domain));
+    xengpu_event_set_result(&post, rc ? -EIO : 0,
+                            rc ? "failed; the command said why" : NULL);
+    xengpu_event_emit(o->h, &post, NULL);
+    xengpu_events_close(o->h);
+}
+
 static int run_helper(struct cli *cli, const char *op, const char *card)
 {
     char path[PATH_MAX], bdf[XENGPU_BDF_STRLEN];
     char *argv[12];
-    int argc = 0, status;
+    int argc = 0, status = 0, rc;
+    struct op_events ev;
     xengpu_bdf b;
     pid_t pid;
 
@@ -502,15 +573,24 @@ static int run_helper(struct cli *cli, const char *op, const char *card)
     argv[argc++] = (char *)op;
     if (card) argv[argc++] = bdf;
     argv[argc] = NULL;
+    if (op_begin(cli, &ev,
+                 !strcmp(op, "prepare")   ? XENGPU_EVENT_PREPARE
+                 : !strcmp(op, "release") ? XENGPU_EVENT_RELEASE
+                                          : XENGPU_EVENT_RECOVER,
+                 card ? &b : NULL, -1, NULL))
+        return XENGPU_EXIT_FAIL;
     fflush(cli->out);
     fflush(cli->err);
+    rc = XENGPU_EXIT_FAIL;
     if (posix_spawn(&pid, path, NULL, NULL, argv, environ)) {
         fprintf(cli->err, "xengpu: cannot run %s\n", path);
-        return XENGPU_EXIT_FAIL;
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(status)) rc = WEXITSTATUS(status);
     }
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return XENGPU_EXIT_FAIL;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : XENGPU_EXIT_FAIL;
+    op_end(&ev, rc);
+    return rc;
 }
 
 static int cmd_prepare(struct cli *cli, int argc, char **argv)
@@ -762,6 +842,8 @@ static int fits_with_others(struct cli *cli, xengpu_xl *xl,
 
 static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
 {
+    struct op_events ev;
+    bool begun = false;
     const xengpu_card *card = NULL;
     xengpu_host *host = NULL;
     xengpu_xl *xl = NULL;
@@ -789,6 +871,12 @@ static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
         if (rc) goto out;
         rc = XENGPU_EXIT_FAIL;
     }
+    if (op_begin(cli, &ev, attach ? XENGPU_EVENT_ATTACH : XENGPU_EVENT_DETACH,
+                 &card->fns[0]->bdf, domid,
+                 strspn(argv[0], "0123456789") == strlen(argv[0]) ? NULL
+                                                                  : argv[0]))
+        goto out;
+    begun = true;
     if (attach && fits_with_others(cli, xl, host, domid, card)) goto out;
     if (!attach &&
         xengpu_guest_release(domid, card->fns[0]->name, AGENT_TIMEOUT(cli),
@@ -804,6 +892,7 @@ static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
             attach ? "attached to" : "detached from", domid);
     rc = XENGPU_EXIT_OK;
 out:
+    if (begun) op_end(&ev, rc);
     xengpu_xl_close(xl);
     xengpu_host_free(host);
     return rc;
@@ -820,6 +909,60 @@ static int cmd_detach(struct cli *cli, int argc, char **argv)
 {
     if (cli->prepare) return bad_usage(cli, "--prepare is for", "attach");
     return attach_detach(cli, argc, argv, false);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static bool stop_following(void *arg)
+{
+    (void)arg;
+    return interrupted;
+}
+
+static int cmd_events(struct cli *cli, int argc, char **argv)
+{
+    struct sigaction sa = { .sa_handler = on_signal };
+    xengpu_events_config cfg;
+    xengpu_events_query q;
+    xengpu_events *h = NULL;
+    xengpu_xl *xl = NULL;
+    uint32_t domid;
+    int r;
+
+    if (argc > 0) return bad_usage(cli, "events takes no arguments", argv[0]);
+    xengpu_events_query_init(&q);
+    q.text = !cli->json;
+    q.follow = cli->follow;
+    if (cli->card) {
+        if (xengpu_bdf_parse(cli->card, 0, &q.card))
+            return bad_usage(cli, "not a PCI address (DDDD:BB:DD.F)",
+                             cli->card);
+        q.has_card = true;
+    }
+    if (cli->domain) {
+        r = xengpu_xl_open(cli->lg, false, &xl);
+        if (!r) r = xengpu_xl_domid(xl, cli->domain, &domid);
+        xengpu_xl_close(xl);
+        if (r) return XENGPU_EXIT_FAIL;
+        q.domid = domid;
+    }
+    if (q.follow) {
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        q.stop = stop_following;
+    }
+    xengpu_events_config_init(&cfg);
+    cfg.state_dir = cli->state_dir;
+    xengpu_events_open(&cfg, cli->lg, &h);
+    r = xengpu_events_print(h, &q, cli->out);
+    xengpu_events_close(h);
+    return r ? XENGPU_EXIT_FAIL : XENGPU_EXIT_OK;
 }
 
 static const struct verb *find_verb(const char *name)
