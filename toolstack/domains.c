@@ -182,11 +182,10 @@ int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
         hole = (unsigned)(cfg.b_info.u.hvm.mmio_hole_memkb / 1024);
         if (xengpu_layout_check(cards, n, hole, why, sizeof(why))) {
             LOG(xl->lg, ERROR,
-                "card %s does not fit domain %u's MMIO hole (%s): %s; the "
-                "hole is fixed at boot, so recreate the guest with a larger "
-                "mmio_hole",
-                cards[n - 1]->fns[0]->name, domid,
-                hole ? "its mmio_hole" : "libxl's default", why);
+                "domain %u's MMIO hole is too small: %s; the hole is fixed "
+                "when the guest boots, so recreate it with that mmio_hole "
+                "to give it this card",
+                domid, why);
             r = -ENOSPC;
         }
     }

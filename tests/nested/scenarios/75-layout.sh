@@ -16,7 +16,7 @@ sed 's/^name = .*/name = "small"/' /root/hvm.cfg >/tmp/small.cfg
 echo 'mmio_hole = 256' >>/tmp/small.cfg
 xlt 120 create /tmp/small.cfg >/dev/null 2>&1
 expect_refusal attach-refused-hole-too-small 1 \
-	"card $BIG does not fit domain [0-9]*'s MMIO hole (its mmio_hole)" \
+	"domain [0-9]*'s MMIO hole is too small: card $BIG: BAR 0 of $BIG (512 MiB, 32-bit) finds no room below 4 GiB with mmio_hole = 256 .*; use mmio_hole = 1024" \
 	xengpu attach small $BIG
 if [ "$(card_json $BIG state)" = '"prepared"' ] && ! xl pci-list small | grep -q 04:00; then
 	pass refused-card-stays-prepared
