@@ -500,8 +500,8 @@ struct op_events {
 };
 
 static int op_begin(struct cli *cli, struct op_events *o,
-                    xengpu_event_kind kind, const xengpu_bdf *card,
-                    long domid, const char *name)
+                    xengpu_event_kind kind, const xengpu_bdf *card, long domid,
+                    const char *name)
 {
     xengpu_events_config cfg;
     char *reason = NULL;

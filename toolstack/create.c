@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "create.h"
+#include "compat.h"
 #include "layout.h"
 #include "pciback-helper/libxl-compat.h"
 #include "pciback-helper/util.h"
@@ -90,8 +91,54 @@ static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
  * is too small; 0 when there is nothing to set.  -EINVAL when no hole
  * can hold the cards (logged).
  */
-static int plan_hole(const xengpu_domcfg *cfg, const xengpu_resolution *res,
-                     xentoollog_logger *lg, unsigned *hole_r)
+/*
+ * The hole is fixed at boot, but a restore or migration may plug in
+ * another card the guest's gpu_compat allows: leave room for the
+ * largest such card on this host.  *NEED grows to the largest hole any
+ * substitution needs.  (Another host's cards are checked by the migrate
+ * precheck, before the guest loses its card.)
+ */
+static void roomier(const xengpu_create_req *req, const xengpu_domcfg *cfg,
+                    const xengpu_card **cards, size_t n,
+                    xengpu_layout_need *need, xentoollog_logger *lg)
+{
+    xengpu_card_desc mine, other;
+    xengpu_layout_need alt;
+    xengpu_compat policy = XENGPU_COMPAT_EXACT;
+    const xengpu_card *keep, *c;
+    char why[XENGPU_LAYOUT_WHYLEN];
+    size_t i, j;
+
+    if (cfg->gpu_compat) xengpu_compat_parse(cfg->gpu_compat, &policy);
+    if (policy == XENGPU_COMPAT_EXACT || !req->host) return;
+    for (i = 0; i < n; i++) {
+        keep = cards[i];
+        if (xengpu_card_desc_from_card(keep, &mine, why, sizeof(why)))
+            continue;
+        for (j = 0; j < xengpu_host_ncards(req->host); j++) {
+            c = xengpu_host_card(req->host, j);
+            if (c == keep ||
+                xengpu_card_desc_from_card(c, &other, why, sizeof(why)) ||
+                xengpu_compat_check(&mine, &other, policy, why, sizeof(why)))
+                continue;
+            cards[i] = c;
+            if (!xengpu_layout_plan(cards, n, &alt, why, sizeof(why)) &&
+                alt.hole_mib > need->hole_mib) {
+                LOG(lg, DETAIL,
+                    "%s: mmio_hole %u leaves room for card %s, which "
+                    "gpu_compat = \"%s\" allows in place of %s",
+                    cfg->file, alt.hole_mib, c->fns[0]->name,
+                    xengpu_compat_name(policy), keep->fns[0]->name);
+                need->hole_mib = alt.hole_mib;
+            }
+        }
+        cards[i] = keep;
+    }
+}
+
+static int plan_hole(const xengpu_create_req *req, const xengpu_domcfg *cfg,
+                     const xengpu_resolution *res, xentoollog_logger *lg,
+                     unsigned *hole_r)
 {
     const xengpu_card **cards;
     xengpu_layout_need need;
@@ -113,14 +160,15 @@ static int plan_hole(const xengpu_domcfg *cfg, const xengpu_resolution *res,
         return 0;
     }
     rc = xengpu_layout_plan(cards, res->n, &need, why, sizeof(why));
-    free(cards);
     if (rc) {
         LOG(lg, ERROR, "%s: %s", cfg->file, why);
-        return rc;
+    } else {
+        roomier(req, cfg, cards, res->n, &need, lg);
+        /* libxl's default is the smallest: set a hole only when larger. */
+        if (need.hole_mib > XENGPU_MMIO_HOLE_MIN) *hole_r = need.hole_mib;
     }
-    /* libxl's default hole is the smallest: set it only when it is not. */
-    if (need.hole_mib > XENGPU_MMIO_HOLE_MIN) *hole_r = need.hole_mib;
-    return 0;
+    free(cards);
+    return rc;
 }
 
 /* Release the cards of RES this command prepared (the first N). */
@@ -258,7 +306,7 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
         goto out;
     }
     if (xengpu_domcfg_check(cfg, lg) || resolve_cfg(req, cfg, lg, &res) ||
-        plan_hole(cfg, &res, lg, &hole))
+        plan_hole(req, cfg, &res, lg, &hole))
         goto out;
     pci = xengpu_resolution_pci_value(&res, cfg->pci, cfg->npci);
     if (req->dry_run) {

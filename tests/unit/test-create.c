@@ -219,6 +219,25 @@ static void test_config_hole_kept(void **state)
     assert_null(strstr(c->out, "mmio_hole"));
 }
 
+/*
+ * gpu_compat = "any" leaves room for the largest card that could replace
+ * the chosen one on this host: more than the 768 MiB of the exact cards.
+ */
+static void test_compat_widens_hole(void **state)
+{
+    struct ctx *c = *state;
+    char *args[] = { "gpu_compat=\"any\"" };
+    unsigned hole = 0;
+    const char *h;
+
+    write_file(c->cfg, guest, 0644);
+    assert_int_equal(create(c, true, args, 1), 0);
+    h = strstr(c->out, "mmio_hole = ");
+    assert_non_null(h);
+    assert_int_equal(sscanf(h, "mmio_hole = %u", &hole), 1);
+    if (hole <= 768) fail_msg("hole %u with gpu_compat any", hole);
+}
+
 /* xl fails: what this command prepared goes back, in reverse. */
 static void test_xl_fails_releases(void **state)
 {
@@ -309,6 +328,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dry_run_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_maxmem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_hole_kept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_compat_widens_hole, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_create_runs_xl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xl_fails_releases, setup,
