@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "events.h"
+#include "reserve.h"
 #include "xstore.h"
 #include "cli.h"
 #include "domains.h"
@@ -699,6 +700,23 @@ static int check_intremap(struct cli *cli)
     return -1;
 }
 
+/* Cards reserved for a domain on the move count as held (not dry runs). */
+static void add_reserved(struct cli *cli, const xengpu_host *host,
+                         xengpu_held_fn **fns, size_t *n)
+{
+    const xengpu_card *c;
+    size_t i;
+
+    if (cli->dry_run) return;
+    for (i = 0; i < xengpu_host_ncards(host); i++) {
+        c = xengpu_host_card(host, i);
+        if (xengpu_reserved(&c->fns[0]->bdf, NULL, cli->lg) != 1) continue;
+        *fns = xengpu__xreallocarray(*fns, *n + 1, sizeof(**fns));
+        (*fns)[*n].bdf = c->fns[0]->bdf;
+        (*fns)[(*n)++].domid = XENGPU_DOMID_RESERVED;
+    }
+}
+
 static int cmd_create(struct cli *cli, int argc, char **argv)
 {
     xengpu_create_ops ops = { create_prepare, create_release, create_record,
@@ -724,6 +742,7 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
         fprintf(cli->err, "xengpu: create: dry run without libxl: assuming "
                           "no domain holds a card\n");
     }
+    add_reserved(cli, host, &fns, &held.n);
     held.fns = fns;
     req.config = argv[0];
     req.args = argv + 1;
@@ -815,6 +834,23 @@ static int card_for(struct cli *cli, const char *arg, xengpu_host **host_r,
     return XENGPU_EXIT_OK;
 }
 
+/* A card reserved for a domain on the move is not for attach. */
+static int not_reserved(struct cli *cli, const xengpu_card *card)
+{
+    char uuid[XENGPU_UUID_STRLEN];
+    int r = xengpu_reserved(&card->fns[0]->bdf, uuid, cli->lg);
+
+    if (r == 1 && !cli->force) {
+        LOG(cli->lg, ERROR,
+            "card %s is reserved for domain %s by a save, restore or "
+            "migration in progress; wait for it to finish, run `xengpu "
+            "recover` if it was interrupted, or attach with --force",
+            card->fns[0]->name, uuid);
+        return -EBUSY;
+    }
+    return 0;
+}
+
 /* CARD and the cards DOMID holds already, in DOMID's MMIO hole. */
 static int fits_with_others(struct cli *cli, xengpu_xl *xl,
                             const xengpu_host *host, uint32_t domid,
@@ -877,6 +913,7 @@ static int attach_detach(struct cli *cli, int argc, char **argv, bool attach)
                                                                   : argv[0]))
         goto out;
     begun = true;
+    if (attach && not_reserved(cli, card)) goto out;
     if (attach && fits_with_others(cli, xl, host, domid, card)) goto out;
     if (!attach &&
         xengpu_guest_release(domid, card->fns[0]->name, AGENT_TIMEOUT(cli),

@@ -154,7 +154,10 @@ static bool refused(const struct ctx *c, const xengpu_card *card, char *why,
 
     if (card->dead)
         snprintf(why, size, "fell off the bus");
-    else if ((n = held_by(c, card)) >= 0)
+    else if ((n = held_by(c, card)) == XENGPU_DOMID_RESERVED)
+        snprintf(why, size,
+                 "reserved by a save, restore or migration in progress");
+    else if (n >= 0)
         snprintf(why, size, "held by domain %ld", n);
     else if (card->state == XENGPU_CARD_RESERVED ||
              card->state == XENGPU_CARD_ASSIGNED)

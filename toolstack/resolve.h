@@ -42,6 +42,13 @@
 /* The entries of one card: up to 8 functions, each with every option. */
 #define XENGPU_PCI_ENTRY_MAX 768
 
+/*
+ * The domid of a function whose card is reserved for a domain being
+ * saved, restored or migrated (toolstack/reserve.h): DOMID_FIRST_RESERVED,
+ * never a real domain's.
+ */
+#define XENGPU_DOMID_RESERVED 0x7FF0
+
 /* A function a domain holds (from libxl_device_pci_list). */
 typedef struct xengpu_held_fn {
     xengpu_bdf bdf;

@@ -130,7 +130,8 @@ test-schema_LDLIBS := -lxentoollog
 # store.
 UNIT_TESTS += test-xs
 test-xs_SRCS := tests/unit/test-xs.c tests/unit/capture-log.c \
-	$(FAKE_XS_SRCS) $(libxengpu-xs_SRCS) pciback-helper/util.c
+	$(FAKE_XS_SRCS) $(libxengpu-xs_SRCS) pciback-helper/util.c \
+	toolstack/reserve.c
 test-xs_WRAP := $(FAKE_XS_WRAP)
 test-xs_LDLIBS := -lxenstore -lxentoollog
 

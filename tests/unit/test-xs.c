@@ -19,6 +19,7 @@
 
 #include "capture-log.h"
 #include "fake-xs.h"
+#include "toolstack/reserve.h"
 #include "xenstore-schema/xs.h"
 
 #define UUID "6f1e5b1c-8a7e-4d2b-9c3f-0a1b2c3d4e5f"
@@ -507,6 +508,37 @@ static void test_ask_xenstore_failures(void **state)
     assert_int_equal(g.calls, 0);
 }
 
+/* --- reservations (toolstack/reserve.c) ----------------------------------- */
+
+static void test_reservations(void **state)
+{
+    struct fix *f = *state;
+    xengpu_bdf card = { 0, 1, 0, 0 };
+    char uuid[XENGPU_UUID_STRLEN] = "";
+
+    assert_int_equal(xengpu_reserved(&card, uuid, LG(f)), 0);
+    assert_int_equal(xengpu_reserve(&card, UUID, time(NULL) + 60, LG(f)), 0);
+    assert_string_equal(fake_xs_get("/xengpu/reserved/0000-01-00-0/uuid"),
+                        UUID);
+    assert_int_equal(xengpu_reserved(&card, uuid, LG(f)), 1);
+    assert_string_equal(uuid, UUID);
+    /* Expired, or damaged: not a reservation. */
+    fake_xs_put("/xengpu/reserved/0000-01-00-0/expires", "1", NULL);
+    assert_int_equal(xengpu_reserved(&card, NULL, LG(f)), 0);
+    fake_xs_put("/xengpu/reserved/0000-01-00-0/expires", "99999999999x", NULL);
+    assert_int_equal(xengpu_reserved(&card, NULL, LG(f)), 0);
+    assert_int_equal(xengpu_unreserve(&card, LG(f)), 0);
+    assert_null(fake_xs_get("/xengpu/reserved/0000-01-00-0"));
+    assert_int_equal(xengpu_unreserve(&card, LG(f)), 0);
+    /* A conflicting transaction is retried. */
+    fake_xs_fail_commit(2);
+    assert_int_equal(xengpu_reserve(&card, UUID, time(NULL) + 60, LG(f)), 0);
+    assert_int_equal(xengpu_reserved(&card, NULL, LG(f)), 1);
+    fake_xs_fail_open(true);
+    assert_true(xengpu_reserved(&card, NULL, LG(f)) < 0);
+    fake_xs_fail_open(false);
+}
+
 static void test_show(void **state)
 {
     char buf[XENGPU_XS_SHOWLEN];
@@ -550,6 +582,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ask_xenstore_failures, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reservations, setup, teardown),
         cmocka_unit_test(test_show),
     };
 
