@@ -18,6 +18,17 @@ struct xengpu_xl {
     xentoollog_logger *quiet; /* for probes whose failure is an answer */
 };
 
+unsigned xengpu__mmio_hole_mib(uint64_t memkb)
+{
+    /* LIBXL_MEMKB_DEFAULT when the config set none (seen on real Xen). */
+    return memkb == LIBXL_MEMKB_DEFAULT ? 0 : (unsigned)(memkb / 1024);
+}
+
+libxl_ctx *xengpu__xl_ctx(xengpu_xl *xl)
+{
+    return xl->ctx;
+}
+
 int xengpu_xl_open(xentoollog_logger *lg, bool quiet, xengpu_xl **xl_r)
 {
     xengpu_xl *xl = xengpu__xcalloc(1, sizeof(*xl));
@@ -179,7 +190,7 @@ int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
         LOG(xl->lg, ERROR, "cannot read domain %u's configuration", domid);
         r = -EIO;
     } else if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM) {
-        hole = (unsigned)(cfg.b_info.u.hvm.mmio_hole_memkb / 1024);
+        hole = xengpu__mmio_hole_mib(cfg.b_info.u.hvm.mmio_hole_memkb);
         if (xengpu_layout_check(cards, n, hole, why, sizeof(why))) {
             LOG(xl->lg, ERROR,
                 "domain %u's MMIO hole is too small: %s; the hole is fixed "

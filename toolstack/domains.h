@@ -38,4 +38,11 @@
 int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
                     const xengpu_card *const *cards, size_t n);
 
+/* b_info.u.hvm.mmio_hole_memkb in MiB; 0 for libxl's default. */
+unsigned xengpu__mmio_hole_mib(uint64_t memkb);
+
+/* The session's libxl context, for xengpu's own modules. */
+struct libxl__ctx;
+struct libxl__ctx *xengpu__xl_ctx(xengpu_xl *xl);
+
 #endif /* XENGPU_DOMAINS_H */
