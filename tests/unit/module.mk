@@ -155,3 +155,13 @@ test-events_SRCS := tests/unit/test-events.c tests/unit/capture-log.c \
 	tests/unit/fake-sysfs.c toolstack/events.c pciback-helper/state.c \
 	pciback-helper/bdf.c pciback-helper/util.c
 test-events_LDLIBS := -lxentoollog $(call pkg_libs,yajl)
+
+# The stream header in front of libxl's save and migration streams: its
+# bytes, pipes, sockets and files, and every refusal; real cards'
+# descriptions from the fake trees.
+UNIT_TESTS += test-stream
+test-stream_SRCS := tests/unit/test-stream.c $(FAKE_SYSFS_SRCS) \
+	$(libxengpu-migrate_SRCS) toolstack/compat.c toolstack/layout.c \
+	$(libxengpu-pciback_SRCS)
+test-stream_LDLIBS := $(libxengpu-migrate_LDLIBS) \
+	$(libxengpu-pciback_LDLIBS)
