@@ -40,3 +40,8 @@ FUZZERS += carddesc
 fuzz-carddesc_SRCS := tests/fuzz/fuzz-carddesc.c toolstack/compat.c \
 	toolstack/layout.c pciback-helper/util.c
 fuzz-carddesc_LDLIBS := -lxentoollog $(call pkg_libs,yajl)
+
+FUZZERS += streamhdr
+fuzz-streamhdr_SRCS := tests/fuzz/fuzz-streamhdr.c \
+	$(libxengpu-migrate_SRCS) $(libxengpu-migrate_DEPS_SRCS)
+fuzz-streamhdr_LDLIBS := $(libxengpu-migrate_LDLIBS)
