@@ -19,6 +19,7 @@
 #include "events.h"
 #include "reserve.h"
 #include "xstore.h"
+#include "migrate/save.h"
 #include "cli.h"
 #include "domains.h"
 #include "record.h"
@@ -60,6 +61,8 @@ static int cmd_detach(struct cli *cli, int argc, char **argv);
 static int cmd_create(struct cli *cli, int argc, char **argv);
 static int cmd_check(struct cli *cli, int argc, char **argv);
 static int cmd_events(struct cli *cli, int argc, char **argv);
+static int cmd_save(struct cli *cli, int argc, char **argv);
+static int cmd_restore(struct cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
     { "list", cmd_list, "[--json]", "show the host's GPU cards" },
@@ -95,6 +98,14 @@ static const struct verb verbs[] = {
       "      with its fix; exit status 1 when there is a problem.\n"
       "      --xenstore checks the live xenstore against xengpu's schema\n"
       "      instead (only DOMAIN's nodes with --domain)" },
+    { "save", cmd_save, "[--timeout S] [--force] DOMAIN FILE",
+      "save DOMAIN with its cards to FILE: ask its agent to let go, unplug\n"
+      "      the cards (reserved for it meanwhile), xl save, then the cards\n"
+      "      go back to the pool; on failure they go back into the guest" },
+    { "restore", cmd_restore, "[--timeout S] [--force] FILE",
+      "restore a domain saved by `xengpu save`, plugging in for each of\n"
+      "      its cards a free one its gpu_compat allows (the same one when\n"
+      "      free); on failure nothing is left and FILE is unchanged" },
     { "events", cmd_events,
       "[--json] [--follow] [--domain DOMAIN] [--card CARD]",
       "print the log of what xengpu did (prepare, release, attach,\n"
@@ -620,6 +631,12 @@ static int cmd_recover(struct cli *cli, int argc, char **argv)
         return bad_usage(cli, "--force does not apply to", "recover");
     rc = run_helper(cli, "recover", NULL);
     if (rc) return rc;
+    n = xengpu_save_recover(cli->state_dir, cli->lg);
+    if (n > 0)
+        fprintf(cli->out,
+                "finished or undid %d interrupted save%s or "
+                "restore%s\n",
+                n, n == 1 ? "" : "s", n == 1 ? "" : "s");
     n = xengpu_request_prune(cli->state_dir, cli->lg);
     if (n > 0)
         fprintf(cli->out,
@@ -946,6 +963,40 @@ static int cmd_detach(struct cli *cli, int argc, char **argv)
 {
     if (cli->prepare) return bad_usage(cli, "--prepare is for", "attach");
     return attach_detach(cli, argc, argv, false);
+}
+
+static int save_restore(struct cli *cli, int argc, char **argv, bool save)
+{
+    xengpu_save_ops ops = { create_prepare, create_release, cli };
+    xengpu_save_req req = { .state_dir = cli->state_dir,
+                            .timeout = cli->timeout,
+                            .force = cli->force,
+                            .out = cli->out,
+                            .ops = &ops };
+
+    if (argc != (save ? 2 : 1))
+        return bad_usage(
+            cli, save ? "save needs DOMAIN and FILE" : "restore needs a FILE",
+            NULL);
+    if (cli->json || cli->prepare || cli->dry_run)
+        return bad_usage(cli, "only --timeout and --force apply to",
+                         save ? "save" : "restore");
+    if (check_intremap(cli)) return XENGPU_EXIT_FAIL;
+    req.domain = save ? argv[0] : NULL;
+    req.file = argv[save ? 1 : 0];
+    return (save ? xengpu_save(&req, cli->lg) : xengpu_restore(&req, cli->lg))
+               ? XENGPU_EXIT_FAIL
+               : XENGPU_EXIT_OK;
+}
+
+static int cmd_save(struct cli *cli, int argc, char **argv)
+{
+    return save_restore(cli, argc, argv, true);
+}
+
+static int cmd_restore(struct cli *cli, int argc, char **argv)
+{
+    return save_restore(cli, argc, argv, false);
 }
 
 static volatile sig_atomic_t interrupted;

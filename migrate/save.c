@@ -1,0 +1,915 @@
+/*
+ * save.c - save and restore GPU guests by unplug and replug.
+ *
+ * The order of things is the point of this file: nothing the guest
+ * holds is let go before everything that can be checked has been, and
+ * every step after that has its undo, run on any failure and by
+ * xengpu_save_recover() after a crash.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xenstore.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "migrate/save.h"
+#include "migrate/stream.h"
+#include "pciback-helper/libxl-compat.h"
+#include "pciback-helper/state.h"
+#include "pciback-helper/util.h"
+#include "toolstack/compat.h"
+#include "toolstack/create.h"
+#include "toolstack/domains.h"
+#include "toolstack/events.h"
+#include "toolstack/layout.h"
+#include "toolstack/record.h"
+#include "toolstack/reserve.h"
+#include "toolstack/xstore.h"
+#include "xenstore-schema/schema.h"
+
+extern char **environ;
+
+#define MAX_CARDS 16
+#define RESERVE_SECONDS 3600
+
+/* What one save or restore works on. */
+struct op {
+    const xengpu_save_req *req;
+    xentoollog_logger *lg;
+    const char *verb; /* "save" / "restore" */
+    char uuid[XENGPU_UUID_STRLEN];
+    char name[65];
+    uint32_t domid;
+    xengpu_host *host;
+    xengpu_xl *xl;
+    const xengpu_card *cards[MAX_CARDS]; /* this host's cards */
+    char bdfs[MAX_CARDS][XENGPU_BDF_STRLEN];
+    size_t n;
+    size_t unplugged;         /* save: how many are out of the guest */
+    bool prepared[MAX_CARDS]; /* restore: prepared by this command */
+    xengpu_events *ev;
+    struct timespec t0;
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) +
+           (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void say(struct op *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(struct op *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!o->req->out) return;
+    fprintf(o->req->out, "%s: [%5.1fs] ", o->verb, since(&o->t0));
+    va_start(ap, fmt);
+    vfprintf(o->req->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', o->req->out);
+    fflush(o->req->out);
+}
+
+static int timeout_of(const struct op *o)
+{
+    return o->req->timeout > 0 ? o->req->timeout : 10;
+}
+
+/* --- events ------------------------------------------------------------- */
+
+static int event(struct op *o, xengpu_event_kind kind, xengpu_event_phase ph,
+                 int rc, const char *error)
+{
+    xengpu_event e;
+    char *reason = NULL;
+    int r;
+
+    xengpu_event_init(&e, kind, ph);
+    xengpu_event_set_card(&e, o->n ? &o->cards[0]->fns[0]->bdf : NULL);
+    xengpu_event_set_domain(&e, (long)o->domid, o->name[0] ? o->name : NULL);
+    if (ph == XENGPU_PHASE_POST) xengpu_event_set_result(&e, rc, error);
+    r = xengpu_event_emit(o->ev, &e, &reason);
+    free(reason);
+    return r;
+}
+
+/* --- the journal ------------------------------------------------------ */
+
+#define GEN_STR(g, s) \
+    yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+/* STATE/ops/UUID.json: {"op","phase","domid","name","file","cards"}. */
+static int journal(struct op *o, const char *phase)
+{
+    char name[96], tmp[104];
+    const unsigned char *buf;
+    int sfd = -1, fd = -1, r;
+    yajl_gen g;
+    size_t len, i;
+
+    r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
+    if (r) return r;
+    if (mkdirat(sfd, "ops", 0700) < 0 && errno != EEXIST) goto fail;
+    snprintf(name, sizeof(name), "ops/%s.json", o->uuid);
+    if (!phase) {
+        if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) goto fail;
+        close(sfd);
+        return 0;
+    }
+    g = yajl_gen_alloc(NULL);
+    if (!g) xengpu__oom();
+    yajl_gen_map_open(g);
+    GEN_STR(g, "op");
+    GEN_STR(g, o->verb);
+    GEN_STR(g, "phase");
+    GEN_STR(g, phase);
+    GEN_STR(g, "domid");
+    yajl_gen_integer(g, o->domid == (uint32_t)-1 ? -1 : (long long)o->domid);
+    GEN_STR(g, "name");
+    GEN_STR(g, o->name);
+    GEN_STR(g, "file");
+    GEN_STR(g, o->req->file);
+    GEN_STR(g, "cards");
+    yajl_gen_array_open(g);
+    for (i = 0; i < o->n; i++)
+        GEN_STR(g, o->bdfs[i]);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    yajl_gen_get_buf(g, &buf, &len);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+    fd = openat(sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0 ||
+        renameat(sfd, tmp, sfd, name) < 0) {
+        yajl_gen_free(g);
+        goto fail;
+    }
+    yajl_gen_free(g);
+    close(fd);
+    close(sfd);
+    return 0;
+fail:
+    r = -errno;
+    LOGE(o->lg, ERROR, errno, "%s: cannot write the journal of domain %s",
+         o->verb, o->uuid);
+    if (fd >= 0) close(fd);
+    close(sfd);
+    return r;
+}
+
+/* --- xl through a pipe ---------------------------------------------------- */
+
+/*
+ * Run xl ARGV (argv[0] is replaced by $XENGPU_XL or "xl") with its fd 3
+ * the end CHILD_END of a pipe; *pid_r gets the child.
+ */
+static int spawn_xl(char **argv, int child_end, pid_t *pid_r,
+                    xentoollog_logger *lg)
+{
+    const char *xl = getenv(XENGPU_XL_ENV);
+    posix_spawn_file_actions_t fa;
+    int r;
+
+    if (!xl || !*xl) xl = "xl";
+    argv[0] = (char *)xl;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, child_end, 3);
+    fflush(NULL);
+    r = posix_spawnp(pid_r, xl, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r) LOGE(lg, ERROR, r, "cannot run %s", xl);
+    return -r;
+}
+
+static int wait_xl(pid_t pid)
+{
+    int status;
+
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -errno;
+    return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+}
+
+/* A pipe whose ends are above fd 3, so dup2 to 3 always happens. */
+static int high_pipe(int p[2])
+{
+    int q[2], i;
+
+    if (pipe2(q, O_CLOEXEC) < 0) return -errno;
+    for (i = 0; i < 2; i++) {
+        p[i] = fcntl(q[i], F_DUPFD_CLOEXEC, 10);
+        close(q[i]);
+    }
+    if (p[0] < 0 || p[1] < 0) {
+        if (p[0] >= 0) close(p[0]);
+        if (p[1] >= 0) close(p[1]);
+        return -EMFILE;
+    }
+    return 0;
+}
+
+/* Copy FROM to TO until FROM ends; -errno of the first failure. */
+static int pump(int from, int to, uint64_t *bytes)
+{
+    char buf[1 << 16];
+    ssize_t n, w, off;
+
+    for (;;) {
+        n = read(from, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        if (n == 0) return 0;
+        for (off = 0; off < n; off += w) {
+            w = write(to, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) {
+                w = 0;
+                continue;
+            }
+            if (w < 0) return -errno;
+        }
+        *bytes += (uint64_t)n;
+    }
+}
+
+/* --- the domain ----------------------------------------------------------- */
+
+static int open_domain(struct op *o)
+{
+    libxl_ctx *ctx;
+    libxl_dominfo info;
+    char *name;
+    int r;
+
+    r = xengpu_xl_open(o->lg, false, &o->xl);
+    if (!r) r = xengpu_xl_domid(o->xl, o->req->domain, &o->domid);
+    if (r) return r;
+    ctx = xengpu__xl_ctx(o->xl);
+    libxl_dominfo_init(&info);
+    if (libxl_domain_info(ctx, &info, o->domid)) {
+        libxl_dominfo_dispose(&info);
+        LOG(o->lg, ERROR, "save: cannot read domain %u", o->domid);
+        return -ENOENT;
+    }
+    snprintf(o->uuid, sizeof(o->uuid), LIBXL_UUID_FMT,
+             LIBXL_UUID_BYTES(info.uuid));
+    libxl_dominfo_dispose(&info);
+    name = libxl_domid_to_name(ctx, o->domid);
+    snprintf(o->name, sizeof(o->name), "%s", name ? name : "");
+    free(name);
+    return 0;
+}
+
+static int discover(struct op *o)
+{
+    int fd, r;
+
+    xengpu_host_free(o->host);
+    o->host = NULL;
+    r = xengpu_sysfs_open_root(NULL, o->lg, &fd);
+    if (r) return r;
+    r = xengpu_host_discover(fd, o->lg, &o->host);
+    close(fd);
+    if (!r) r = xengpu_xl_annotate(o->xl, o->host);
+    return r;
+}
+
+/* The cards domid holds, in host order. */
+static int held_cards(struct op *o)
+{
+    const xengpu_card *c;
+    size_t i;
+
+    o->n = 0;
+    for (i = 0; i < xengpu_host_ncards(o->host); i++) {
+        c = xengpu_host_card(o->host, i);
+        if (c->state != XENGPU_CARD_ASSIGNED || c->domid != (long)o->domid)
+            continue;
+        if (o->n == MAX_CARDS) {
+            LOG(o->lg, ERROR, "save: domain %s holds more than %d cards",
+                o->name, MAX_CARDS);
+            return -E2BIG;
+        }
+        snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", c->fns[0]->name);
+        o->cards[o->n++] = c;
+    }
+    return 0;
+}
+
+/* The guest's recorded choices: /xengpu/domain/UUID/{migration,compat}. */
+static void read_choices(struct op *o, xengpu_stream_hdr *h)
+{
+    struct xs_handle *xs = xs_open(0);
+    char path[128], *v;
+    unsigned len;
+    size_t i;
+
+    if (!xs) return;
+    snprintf(path, sizeof(path), "/xengpu/domain/%s/migration", o->uuid);
+    v = xs_read(xs, XBT_NULL, path, &len);
+    if (v && len == 6 && !memcmp(v, "refuse", 6)) h->unplug = false;
+    free(v);
+    snprintf(path, sizeof(path), "/xengpu/domain/%s/compat", o->uuid);
+    v = xs_read(xs, XBT_NULL, path, &len);
+    if (v) xengpu_compat_parse(v, &h->compat);
+    free(v);
+    for (i = 0; i < XENGPU_STREAM_MAX_SPECS; i++) {
+        snprintf(path, sizeof(path), "/xengpu/domain/%s/gpu/%zu/spec", o->uuid,
+                 i);
+        v = xs_read(xs, XBT_NULL, path, &len);
+        if (!v) break;
+        if (xengpu_xs_grammar_ok(XENGPU_XS_G_GPUSPEC, v, len))
+            xengpu_stream_hdr_add_spec(h, v);
+        free(v);
+    }
+    xs_close(xs);
+}
+
+/* --- save -------------------------------------------------------------- */
+
+/* Put the unplugged cards back into the guest and tell its agent. */
+static void replug(struct op *o)
+{
+    size_t i;
+    int r;
+
+    if (o->unplugged) discover(o); /* their state is "prepared" again */
+    for (i = 0; i < o->unplugged; i++) {
+        xengpu_bdf b = o->cards[i]->fns[0]->bdf;
+        const xengpu_card *c = xengpu_host_find_card(o->host, &b);
+        r = c ? xengpu_xl_attach(o->xl, o->domid, c) : -ENODEV;
+        if (r)
+            LOG(o->lg, ERROR,
+                "%s: could not give card %s back to domain %s; run `xengpu "
+                "attach %s %s`",
+                o->verb, o->bdfs[i], o->name, o->name, o->bdfs[i]);
+        else
+            xengpu_guest_plugged(o->domid, o->bdfs[i], timeout_of(o), o->lg);
+    }
+    o->unplugged = 0;
+}
+
+static void unreserve_all(struct op *o)
+{
+    size_t i;
+    xengpu_bdf b;
+
+    for (i = 0; i < o->n; i++)
+        if (!xengpu_bdf_parse(o->bdfs[i], 0, &b)) xengpu_unreserve(&b, o->lg);
+}
+
+/* Reserve, ask the agent, unplug: each card, in order. */
+static int unplug_all(struct op *o)
+{
+    size_t i;
+    int r;
+
+    for (i = 0; i < o->n; i++) {
+        const xengpu_card *c = o->cards[i];
+        r = xengpu_reserve(&c->fns[0]->bdf, o->uuid,
+                           time(NULL) + RESERVE_SECONDS, o->lg);
+        if (!r)
+            r = xengpu_guest_release(o->domid, o->bdfs[i], timeout_of(o),
+                                     o->req->force, o->lg);
+        if (!r)
+            r = xengpu_xl_detach(o->xl, o->domid, c, timeout_of(o),
+                                 o->req->force);
+        if (r) return r;
+        o->unplugged++;
+        say(o, "card %s unplugged", o->bdfs[i]);
+    }
+    return 0;
+}
+
+static int fill_header(struct op *o, xengpu_stream_hdr *h)
+{
+    libxl_domain_config cfg;
+    char why[XENGPU_COMPAT_WHYLEN];
+    struct utsname u;
+    size_t i;
+    int r = 0;
+
+    snprintf(h->uuid, sizeof(h->uuid), "%s", o->uuid);
+    snprintf(h->name, sizeof(h->name), "%s", o->name);
+    uname(&u);
+    snprintf(h->host, sizeof(h->host), "%s", u.nodename);
+    h->time = (int64_t)time(NULL);
+    read_choices(o, h);
+    for (i = 0; i < o->n && !r; i++) {
+        h->cards[i].bdf = o->cards[i]->fns[0]->bdf;
+        r = xengpu_card_desc_from_card(o->cards[i], &h->cards[i].desc, why,
+                                       sizeof(why));
+        if (r) LOG(o->lg, ERROR, "save: card %s: %s", o->bdfs[i], why);
+    }
+    h->ncards = o->n;
+    if (r) return r;
+    libxl_domain_config_init(&cfg);
+    if (libxl_retrieve_domain_configuration(xengpu__xl_ctx(o->xl), o->domid,
+                                            &cfg, NULL)) {
+        LOG(o->lg, ERROR, "save: cannot read domain %s's configuration",
+            o->name);
+        r = -EIO;
+    } else {
+        h->hvm = cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM;
+        if (h->hvm)
+            h->mmio_hole =
+                xengpu__mmio_hole_mib(cfg.b_info.u.hvm.mmio_hole_memkb);
+        h->domain_config =
+            libxl_domain_config_to_json(xengpu__xl_ctx(o->xl), &cfg);
+        if (!h->domain_config) r = -EIO;
+    }
+    libxl_domain_config_dispose(&cfg);
+    return r;
+}
+
+/* Header, then `xl save DOMID /proc/self/fd/3` through a pipe, into FILE.tmp. */
+static int write_file(struct op *o, const xengpu_stream_hdr *h)
+{
+    char *tmp = xengpu__xasprintf("%s.tmp", o->req->file);
+    char dom[16], *argv[] = { NULL, "save", dom, "/proc/self/fd/3", NULL };
+    int fd, p[2] = { -1, -1 }, r, rx;
+    uint64_t bytes = 0;
+    pid_t pid;
+
+    snprintf(dom, sizeof(dom), "%u", o->domid);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        r = -errno;
+        LOGE(o->lg, ERROR, errno, "save: cannot create %s", tmp);
+        free(tmp);
+        return r;
+    }
+    r = xengpu_stream_hdr_write(fd, h, o->lg);
+    if (!r) r = high_pipe(p);
+    /*
+     * xl inherits SIGPIPE ignored: should this process die mid-save, xl
+     * then sees EPIPE and resumes the guest instead of being killed with
+     * the guest left suspended.
+     */
+    signal(SIGPIPE, SIG_IGN);
+    if (!r) r = spawn_xl(argv, p[1], &pid, o->lg);
+    if (p[1] >= 0) close(p[1]);
+    if (!r) {
+        r = pump(p[0], fd, &bytes);
+        rx = wait_xl(pid);
+        if (!r) r = rx;
+        if (rx)
+            LOG(o->lg, ERROR, "save: xl save of domain %s failed", o->name);
+    }
+    if (p[0] >= 0) close(p[0]);
+    if (!r && fsync(fd) < 0) r = -errno;
+    close(fd);
+    if (!r && rename(tmp, o->req->file) < 0) r = -errno;
+    if (r)
+        unlink(tmp);
+    else
+        say(o, "wrote %s (%.1f MiB)", o->req->file, (double)bytes / 1048576);
+    free(tmp);
+    return r;
+}
+
+static void op_init(struct op *o, const xengpu_save_req *req,
+                    xentoollog_logger *lg, const char *verb)
+{
+    xengpu_events_config cfg;
+
+    memset(o, 0, sizeof(*o));
+    o->req = req;
+    o->lg = lg ? lg : xengpu__logger_default();
+    o->verb = verb;
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    xengpu_events_config_init(&cfg);
+    cfg.state_dir = req->state_dir;
+    xengpu_events_open(&cfg, o->lg, &o->ev);
+}
+
+static void op_dispose(struct op *o)
+{
+    xengpu_events_close(o->ev);
+    xengpu_host_free(o->host);
+    xengpu_xl_close(o->xl);
+}
+
+int xengpu_save(const xengpu_save_req *req, xentoollog_logger *lg)
+{
+    xengpu_stream_hdr h;
+    struct op o;
+    bool begun = false;
+    int r;
+
+    op_init(&o, req, lg, "save");
+    xengpu_stream_hdr_init(&h);
+    r = open_domain(&o);
+    if (!r) r = discover(&o);
+    if (!r) r = held_cards(&o);
+    if (!r) r = fill_header(&o, &h);
+    if (!r && o.n && !h.unplug) {
+        LOG(o.lg, ERROR,
+            "save: domain %s says gpu_migration = \"refuse\": it may not lose "
+            "its card; detach it yourself if the guest can do without",
+            o.name);
+        r = -EPERM;
+    }
+    if (!r) r = event(&o, XENGPU_EVENT_SAVE, XENGPU_PHASE_PRE, 0, NULL);
+    if (r) goto out;
+    begun = true;
+    r = journal(&o, "unplug");
+    if (!r) r = unplug_all(&o);
+    if (!r) r = journal(&o, "saving");
+    if (!r) r = write_file(&o, &h);
+    if (r) {
+        say(&o, "failed; putting the cards back");
+        replug(&o);
+        unreserve_all(&o);
+        journal(&o, NULL);
+        goto out;
+    }
+    /* Committed: the cards are free for others again. */
+    unreserve_all(&o);
+    journal(&o, NULL);
+    say(&o, "domain %s saved; %zu card%s back in the pool", o.name, o.n,
+        o.n == 1 ? "" : "s");
+out:
+    if (begun) event(&o, XENGPU_EVENT_SAVE, XENGPU_PHASE_POST, r, NULL);
+    xengpu_stream_hdr_dispose(&h);
+    op_dispose(&o);
+    return r;
+}
+
+/* --- restore --------------------------------------------------------- */
+
+/* Why host card C cannot stand in for the guest's card G; NULL if it can. */
+static const char *unfit(struct op *o, const xengpu_stream_hdr *h,
+                         const xengpu_stream_card *g, const xengpu_card *c,
+                         char *why, size_t size)
+{
+    xengpu_card_desc d;
+    char uuid[XENGPU_UUID_STRLEN];
+    size_t i;
+
+    for (i = 0; i < o->n; i++)
+        if (o->cards[i] == c) return "already chosen";
+    if (c->state == XENGPU_CARD_ASSIGNED) return "held by another domain";
+    if (c->boot_vga) return "dom0's boot display";
+    if (c->dead) return "fallen off the bus";
+    if (!c->isolated && !o->req->force) return "not isolated";
+    if (xengpu_reserved(&c->fns[0]->bdf, uuid, o->lg) == 1 &&
+        strcmp(uuid, h->uuid))
+        return "reserved for another domain";
+    if (xengpu_card_desc_from_card(c, &d, why, size)) return why;
+    if (xengpu_compat_check(&g->desc, &d, h->compat, why, size)) return why;
+    return NULL;
+}
+
+/* A free card for each of the guest's, the same one first. */
+static int choose(struct op *o, const xengpu_stream_hdr *h)
+{
+    char why[XENGPU_COMPAT_WHYLEN], lwhy[XENGPU_LAYOUT_WHYLEN];
+    const xengpu_card *same, *c;
+    const char *no;
+    size_t i, j;
+
+    for (i = 0; i < h->ncards; i++) {
+        const xengpu_stream_card *g = &h->cards[i];
+        same = xengpu_host_find_card(o->host, &g->bdf);
+        c = same && !unfit(o, h, g, same, why, sizeof(why)) ? same : NULL;
+        for (j = 0; !c && j < xengpu_host_ncards(o->host); j++) {
+            const xengpu_card *k = xengpu_host_card(o->host, j);
+            if (!unfit(o, h, g, k, why, sizeof(why))) c = k;
+        }
+        if (!c) {
+            no = same ? unfit(o, h, g, same, why, sizeof(why)) : NULL;
+            LOG(o->lg, ERROR,
+                "restore: no free card on this host may replace the guest's "
+                "%04x:%04x from %04x:%02x:%02x.%x (gpu_compat = \"%s\")%s%s; "
+                "free one, or save the guest with a wider gpu_compat",
+                g->desc.vendor, g->desc.device, g->bdf.domain, g->bdf.bus,
+                g->bdf.dev, g->bdf.fn, xengpu_compat_name(h->compat),
+                no ? "; the same address here: " : "", no ? no : "");
+            return -ENODEV;
+        }
+        snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", c->fns[0]->name);
+        o->cards[o->n++] = c;
+    }
+    if (h->hvm && o->n &&
+        xengpu_layout_check(o->cards, o->n, h->mmio_hole, lwhy,
+                            sizeof(lwhy))) {
+        LOG(o->lg, ERROR, "restore: the guest's MMIO hole is too small: %s",
+            lwhy);
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+/* Prepare what is not, then see the host again. */
+static int prepare_chosen(struct op *o)
+{
+    size_t i;
+    int r;
+
+    for (i = 0; i < o->n; i++) {
+        if (o->cards[i]->state == XENGPU_CARD_PREPARED) continue;
+        r = o->req->ops->prepare(o->req->ops->opaque, o->bdfs[i]);
+        if (r) return r;
+        o->prepared[i] = true;
+    }
+    r = discover(o);
+    for (i = 0; !r && i < o->n; i++) {
+        xengpu_bdf b;
+        xengpu_bdf_parse(o->bdfs[i], 0, &b);
+        o->cards[i] = xengpu_host_find_card(o->host, &b);
+        if (!o->cards[i]) r = -ENODEV;
+    }
+    return r;
+}
+
+static void release_prepared(struct op *o)
+{
+    size_t i;
+
+    for (i = 0; i < o->n; i++)
+        if (o->prepared[i])
+            o->req->ops->release(o->req->ops->opaque, o->bdfs[i]);
+}
+
+/* `xl restore /proc/self/fd/3`, the rest of FD through a pipe. */
+static int run_restore(struct op *o, int fd)
+{
+    char *argv[] = { NULL, "restore", "/proc/self/fd/3", NULL };
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+    int p[2], r, rx;
+    uint64_t bytes = 0;
+    pid_t pid;
+
+    r = high_pipe(p);
+    if (r) return r;
+    r = spawn_xl(argv, p[0], &pid, o->lg);
+    close(p[0]);
+    if (r) {
+        close(p[1]);
+        return r;
+    }
+    sigaction(SIGPIPE, &ign, &old); /* xl may stop reading early */
+    r = pump(fd, p[1], &bytes);
+    close(p[1]);
+    sigaction(SIGPIPE, &old, NULL);
+    rx = wait_xl(pid);
+    if (rx)
+        LOG(o->lg, ERROR, "restore: xl restore of %s failed", o->req->file);
+    return rx ? rx : r;
+}
+
+static int plug_all(struct op *o)
+{
+    size_t i;
+    int r;
+
+    for (i = 0; i < o->n; i++) {
+        r = xengpu_xl_attach(o->xl, o->domid, o->cards[i]);
+        if (r) return r;
+        o->unplugged = i + 1; /* how many are in: for the undo */
+        say(o, "card %s plugged", o->bdfs[i]);
+        xengpu_guest_plugged(o->domid, o->bdfs[i], timeout_of(o), o->lg);
+    }
+    return 0;
+}
+
+static void record(struct op *o, const xengpu_stream_hdr *h)
+{
+    xengpu_bdf cards[MAX_CARDS];
+    xengpu_request req = {
+        o->name,   (const char *const *)h->specs, h->nspecs, cards, o->n,
+        h->unplug, xengpu_compat_name(h->compat)
+    };
+    size_t i;
+
+    for (i = 0; i < o->n; i++)
+        cards[i] = o->cards[i]->fns[0]->bdf;
+    xengpu_request_record(o->req->state_dir, &req, o->lg);
+}
+
+/* Destroy a half-restored domain: its cards go back to pciback. */
+static void destroy(struct op *o)
+{
+    if (libxl_domain_destroy(xengpu__xl_ctx(o->xl), o->domid, NULL))
+        LOG(o->lg, ERROR,
+            "restore: could not destroy domain %u; run `xl "
+            "destroy %u`",
+            o->domid, o->domid);
+}
+
+int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
+{
+    char why[256];
+    xengpu_stream_hdr h;
+    struct op o;
+    bool begun = false, exists = false;
+    size_t i;
+    int fd, r;
+
+    op_init(&o, req, lg, "restore");
+    xengpu_stream_hdr_init(&h);
+    fd = open(req->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        LOGE(o.lg, ERROR, errno, "restore: cannot open %s", req->file);
+        goto out;
+    }
+    r = xengpu_stream_hdr_read(fd, &h, why, sizeof(why), o.lg);
+    if (r) {
+        LOG(o.lg, ERROR, "restore: %s: %s", req->file, why);
+        goto out;
+    }
+    /* Parsed, so within the grammar: 36 and at most 64 characters. */
+    snprintf(o.uuid, sizeof(o.uuid), "%.36s", h.uuid);
+    snprintf(o.name, sizeof(o.name), "%.64s", h.name);
+    o.domid = (uint32_t)-1;
+    r = xengpu_xl_open(o.lg, false, &o.xl);
+    if (!r) r = discover(&o);
+    if (!r) r = choose(&o, &h);
+    if (!r) r = event(&o, XENGPU_EVENT_RESTORE, XENGPU_PHASE_PRE, 0, NULL);
+    if (r) goto out;
+    begun = true;
+    for (i = 0; i < o.n && !r; i++)
+        r = xengpu_reserve(&o.cards[i]->fns[0]->bdf, o.uuid,
+                           time(NULL) + RESERVE_SECONDS, o.lg);
+    if (!r) r = journal(&o, "restoring");
+    if (!r) r = prepare_chosen(&o);
+    if (!r) r = run_restore(&o, fd);
+    if (!r) {
+        exists = true;
+        say(&o, "domain %s restored", o.name);
+        r = xengpu_xl_domid(o.xl, o.name, &o.domid);
+    }
+    if (!r) r = journal(&o, "plugging");
+    if (!r) r = plug_all(&o);
+    if (r) {
+        say(&o, "failed; undoing");
+        if (exists && o.domid != (uint32_t)-1) destroy(&o);
+        release_prepared(&o);
+    } else {
+        record(&o, &h);
+        say(&o, "domain %s runs with %zu card%s", o.name, o.n,
+            o.n == 1 ? "" : "s");
+    }
+    unreserve_all(&o);
+    journal(&o, NULL);
+out:
+    if (begun) event(&o, XENGPU_EVENT_RESTORE, XENGPU_PHASE_POST, r, NULL);
+    if (fd >= 0) close(fd);
+    xengpu_stream_hdr_dispose(&h);
+    op_dispose(&o);
+    return r;
+}
+
+/* --- recover ---------------------------------------------------------- */
+
+static const char *jstr(yajl_val root, const char *key)
+{
+    const char *path[] = { key, NULL };
+    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
+
+    return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static void resume_if_suspended(struct op *o)
+{
+    libxl_ctx *ctx = xengpu__xl_ctx(o->xl);
+    libxl_dominfo info;
+
+    libxl_dominfo_init(&info);
+    if (!libxl_domain_info(ctx, &info, o->domid) && info.shutdown &&
+        info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND) {
+        if (libxl_domain_resume(ctx, o->domid, 1, NULL))
+            LOG(o->lg, ERROR, "recover: could not resume domain %s", o->name);
+        else
+            LOG(o->lg, NOTICE,
+                "recover: resumed domain %s, which an "
+                "interrupted save had suspended",
+                o->name);
+    }
+    libxl_dominfo_dispose(&info);
+}
+
+/* Undo one interrupted operation whose journal is TEXT. */
+static int recover_one(struct op *o, const char *text)
+{
+    const char *path[] = { "cards", NULL }, *dpath[] = { "domid", NULL };
+    char err[128], *tmp;
+    const char *op, *phase, *name, *file;
+    yajl_val root = yajl_tree_parse(text, err, sizeof(err)), cards, dom;
+    size_t i;
+    bool alive;
+
+    op = root ? jstr(root, "op") : NULL;
+    phase = root ? jstr(root, "phase") : NULL;
+    name = root ? jstr(root, "name") : NULL;
+    file = root ? jstr(root, "file") : NULL;
+    cards = root ? yajl_tree_get(root, path, yajl_t_array) : NULL;
+    dom = root ? yajl_tree_get(root, dpath, yajl_t_number) : NULL;
+    if (!op || !phase || !name || !file || !cards || !dom) {
+        LOG(o->lg, ERROR, "recover: a damaged journal of domain %s; removed",
+            o->uuid);
+        yajl_tree_free(root);
+        return 0;
+    }
+    snprintf(o->name, sizeof(o->name), "%s", name);
+    for (i = 0; i < YAJL_GET_ARRAY(cards)->len && i < MAX_CARDS; i++) {
+        yajl_val c = YAJL_GET_ARRAY(cards)->values[i];
+        snprintf(o->bdfs[i], sizeof(o->bdfs[0]), "%s",
+                 YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
+    }
+    o->n = i;
+    alive = name[0] && !xengpu_xl_domid(o->xl, name, &o->domid);
+    if (!strcmp(op, "save") && alive) {
+        /* The guest still exists: wake it if a save left it suspended,
+         * and give it back what was unplugged. */
+        resume_if_suspended(o);
+        discover(o);
+        for (i = 0; i < o->n; i++) {
+            xengpu_bdf b;
+            const xengpu_card *c = xengpu_bdf_parse(o->bdfs[i], 0, &b)
+                                       ? NULL
+                                       : xengpu_host_find_card(o->host, &b);
+            if (c && c->state == XENGPU_CARD_PREPARED &&
+                !xengpu_xl_attach(o->xl, o->domid, c))
+                LOG(o->lg, NOTICE, "recover: card %s back in domain %s",
+                    o->bdfs[i], name);
+        }
+        tmp = xengpu__xasprintf("%s.tmp", file);
+        unlink(tmp);
+        free(tmp);
+    } else if (!strcmp(op, "restore") && alive) {
+        /* Half restored: nothing half-made stays; the file is intact. */
+        destroy(o);
+        LOG(o->lg, NOTICE,
+            "recover: destroyed the half-restored domain %s; restore %s "
+            "again",
+            name, file);
+    } else if (!strcmp(op, "save")) {
+        LOG(o->lg, WARN,
+            "recover: domain %s is gone; if %s.tmp exists it may hold a "
+            "complete save: check it before removing it",
+            name, file);
+    }
+    unreserve_all(o);
+    yajl_tree_free(root);
+    return 1;
+}
+
+int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
+{
+    xengpu_save_req req = { .state_dir = state_dir, .file = "" };
+    char name[300], text[8192];
+    struct dirent *de;
+    struct op o;
+    int sfd, dfd, fd, n = 0, r;
+    ssize_t len;
+    DIR *d;
+
+    op_init(&o, &req, lg, "recover");
+    r = xengpu_state_open(state_dir, o.lg, &sfd);
+    if (r) goto out;
+    dfd = openat(sfd, "ops", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        close(sfd);
+        goto out;
+    }
+    r = xengpu_xl_open(o.lg, false, &o.xl);
+    while (!r && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l != XENGPU_UUID_STRLEN - 1 + 5 ||
+            strcmp(de->d_name + l - 5, ".json"))
+            continue;
+        snprintf(o.uuid, sizeof(o.uuid), "%.36s", de->d_name);
+        snprintf(name, sizeof(name), "ops/%s", de->d_name);
+        fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
+        len = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (fd >= 0) close(fd);
+        if (len < 0) continue;
+        text[len] = '\0';
+        n += recover_one(&o, text);
+        unlinkat(sfd, name, 0);
+    }
+    closedir(d);
+    close(sfd);
+out:
+    op_dispose(&o);
+    return r ? r : n;
+}

@@ -1,0 +1,70 @@
+/*
+ * save.h - save and restore GPU guests by unplugging and replugging their
+ * cards.
+ *
+ * Xen cannot track a guest's dirty memory while a device is assigned to
+ * it (the IOMMU does not report DMA writes), so `xl save` of a guest
+ * with a card fails.  xengpu_save():
+ *
+ *   1. precheck: the domain, its cards, its gpu_migration (a guest that
+ *      says "refuse" is not saved with a card), the pre hooks;
+ *   2. reserve its cards for it (toolstack/reserve.h), ask its agent to
+ *      let go (toolstack/xstore.h), and unplug them through libxl: they
+ *      stay on xen-pciback, quarantined, never back to a dom0 driver;
+ *   3. write FILE: xengpu's header (migrate/stream.h: the request, each
+ *      card's description, libxl's config of the domain) and then what
+ *      `xl save` writes, through a pipe, into FILE.tmp, renamed at the
+ *      end;
+ *   4. commit: the cards go back to the pool, the reservation goes.
+ *
+ * Any failure before the commit rolls back: the cards go back into the
+ * still running guest (xl resumes a guest whose save failed) and its
+ * agent is told; FILE is not written.
+ *
+ * xengpu_restore() reads the header, picks on this host a free card for
+ * each of the guest's that its gpu_compat allows and its MMIO hole holds
+ * (the same card when it is free), prepares and reserves them, runs
+ * `xl restore` on the rest of FILE, plugs the cards in, tells the agent,
+ * records the request, and commits.  A failure after the domain exists
+ * destroys it again: FILE is never changed, so the restore can be tried
+ * again.
+ *
+ * Both journal their phase in STATE_DIR/ops/UUID.json while they run;
+ * xengpu_save_recover() finishes or undoes what a killed save or restore
+ * left.  Both return 0 or a negative errno, each failure logged once with
+ * what to do.
+ */
+#ifndef XENGPU_SAVE_H
+#define XENGPU_SAVE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <xentoollog.h>
+
+typedef struct xengpu_save_ops {
+    /* Prepare / release a card (the privileged helper), by address. */
+    int (*prepare)(void *opaque, const char *bdf);
+    int (*release)(void *opaque, const char *bdf);
+    void *opaque;
+} xengpu_save_ops;
+
+typedef struct xengpu_save_req {
+    const char *domain;    /* save: a name or id */
+    const char *file;      /* the save file */
+    const char *state_dir; /* NULL: default */
+    int timeout;           /* seconds for the agent and each unplug; 0: 10 */
+    bool force;            /* unplug what the guest will not release */
+    FILE *out;             /* progress, one line per phase */
+    const xengpu_save_ops *ops;
+} xengpu_save_req;
+
+int xengpu_save(const xengpu_save_req *req, xentoollog_logger *lg);
+int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg);
+
+/*
+ * Finish or undo the saves and restores a crash interrupted, from their
+ * journals.  Returns how many it handled, or a negative errno.
+ */
+int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg);
+
+#endif /* XENGPU_SAVE_H */
