@@ -32,12 +32,27 @@ show "xengpu create /tmp/pv.cfg 2>&1 | grep -v reset"
 show "xengpu list"
 say ""
 say "== The guest's own view of its PCI bus (its console):"
+if ! waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
+	fail demo "the guest did not see the card"
+	timeout 60 xl destroy pv1
+	exit 0
+fi
+say "    $(since | grep DOMU-PCI | tail -n 1)"
+say ""
+say "== The guest sees the GPU and its audio function."
+say ""
+say "== xl save cannot save a guest holding a card; xengpu unplugs it first:"
+show "xengpu save pv1 /tmp/pv1.save"
+show "xengpu list"
+mark
+show "xengpu restore /tmp/pv1.save"
 if waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
 	say "    $(since | grep DOMU-PCI | tail -n 1)"
 	say ""
-	say "== The guest sees the GPU and its audio function."
+	say "== Restored, the guest sees its card again."
 	pass demo
 else
-	fail demo "the guest did not see the card"
+	fail demo "the restored guest did not see the card"
 fi
+show "xengpu events | tail -n 4"
 timeout 60 xl destroy pv1
