@@ -1,0 +1,67 @@
+# xengpu save and restore of an HVM guest (qemu-xen in dom0) with a
+# card, against real Xen: the restored guest sees its card again.  Then
+# a save killed (kill -9) while xl save streams is finished or undone by
+# `xengpu recover`: the guest runs with its card, or is saved; no card is
+# left unplugged and unreserved in between.
+# timeout: 900
+. /mnt/share/lib.sh
+export XENGPU_STATE_DIR=/var/lib/xengpu
+F=/tmp/hvm1.xgsave
+
+cp /root/hvm.cfg /tmp/hvm.cfg
+echo "gpu = [ \"$GPU0\" ]" >>/tmp/hvm.cfg
+mark
+check create-hvm-with-card xengpu create /tmp/hvm.cfg
+check_guest hvm-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 420
+
+mark
+t=$(now)
+xengpu save hvm1 $F >/tmp/save.out 2>&1
+rc=$?
+cat /tmp/save.out
+if [ $rc = 0 ] && ! xl domid hvm1 >/dev/null 2>&1 && [ -s $F ] &&
+	[ "$(card_json $GPU0 state)" = '"prepared"' ]; then
+	pass hvm-save-with-card "$(elapsed $t)s"
+else
+	fail hvm-save-with-card "rc=$rc: $(tail -n 2 /tmp/save.out | tr '\n' ' ')"
+fi
+# The restored QEMU truncates the guest's serial log: start it afresh.
+rm -f /var/log/xen/console/hvm1-serial.log
+mark
+t=$(now)
+check hvm-restore xengpu restore $F
+check_guest hvm-restored-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120 &&
+	echo "@@T restore-to-card $(elapsed $t)s"
+
+# --- kill -9 in the middle of a save, then recover -------------------------
+rm -f $F
+xengpu save hvm1 $F >/tmp/save.out 2>&1 &
+pid=$!
+i=0
+until grep -q '"phase":"saving"' $XENGPU_STATE_DIR/ops/*.json 2>/dev/null || [ $i -gt 200 ]; do
+	usleep 50000
+	i=$((i + 1))
+done
+kill -9 $pid
+wait $pid 2>/dev/null
+sleep 3 # the orphaned xl save finds its reader gone
+cat /tmp/save.out
+ls -l $XENGPU_STATE_DIR/ops/ /tmp/hvm1.xgsave* 2>&1
+xengpu recover >/tmp/rec.out 2>&1
+rc=$?
+cat /tmp/rec.out
+if xl domid hvm1 >/dev/null 2>&1; then
+	st=$(card_json $GPU0 state) dom=$(card_json $GPU0 domain)
+	[ $rc = 0 ] && [ "$st" = '"assigned"' ] && [ "$dom" = "$(xl domid hvm1)" ] &&
+		[ -z "$(ls $XENGPU_STATE_DIR/ops/ 2>/dev/null)" ] &&
+		! xenstore-exists /xengpu/reserved/0000-01-00-0 2>/dev/null &&
+		pass killed-save-recovered "the guest runs with its card again" ||
+		fail killed-save-recovered "rc=$rc state $st domain $dom"
+else
+	# xl finished the save before it noticed: then the card is free.
+	[ $rc = 0 ] && [ "$(card_json $GPU0 state)" = '"prepared"' ] &&
+		! xenstore-exists /xengpu/reserved/0000-01-00-0 2>/dev/null &&
+		pass killed-save-recovered "the guest was saved; the card is free" ||
+		fail killed-save-recovered "rc=$rc state $(card_json $GPU0 state)"
+fi
+xlt 60 destroy hvm1 2>/dev/null
