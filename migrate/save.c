@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct op {
     bool prepared[MAX_CARDS]; /* restore: prepared by this command */
     xengpu_events *ev;
     struct timespec t0;
+    pid_t xl_pid; /* save: the running xl save, for recover to wait on */
 };
 
 static double since(const struct timespec *t0)
@@ -129,6 +131,8 @@ static int journal(struct op *o, const char *phase)
     snprintf(name, sizeof(name), "ops/%s.json", o->uuid);
     if (!phase) {
         if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) goto fail;
+        snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+        unlinkat(sfd, name, 0);
         close(sfd);
         return 0;
     }
@@ -145,6 +149,8 @@ static int journal(struct op *o, const char *phase)
     GEN_STR(g, o->name);
     GEN_STR(g, "file");
     GEN_STR(g, o->req->file);
+    GEN_STR(g, "xl_pid");
+    yajl_gen_integer(g, o->xl_pid);
     GEN_STR(g, "cards");
     yajl_gen_array_open(g);
     for (i = 0; i < o->n; i++)
@@ -188,7 +194,7 @@ static int spawn_xl(char **argv, int child_end, pid_t *pid_r,
     if (!xl || !*xl) xl = "xl";
     argv[0] = (char *)xl;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, child_end, 3);
+    if (child_end >= 0) posix_spawn_file_actions_adddup2(&fa, child_end, 3);
     fflush(NULL);
     r = posix_spawnp(pid_r, xl, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -203,47 +209,6 @@ static int wait_xl(pid_t pid)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -errno;
     return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
-}
-
-/* A pipe whose ends are above fd 3, so dup2 to 3 always happens. */
-static int high_pipe(int p[2])
-{
-    int q[2], i;
-
-    if (pipe2(q, O_CLOEXEC) < 0) return -errno;
-    for (i = 0; i < 2; i++) {
-        p[i] = fcntl(q[i], F_DUPFD_CLOEXEC, 10);
-        close(q[i]);
-    }
-    if (p[0] < 0 || p[1] < 0) {
-        if (p[0] >= 0) close(p[0]);
-        if (p[1] >= 0) close(p[1]);
-        return -EMFILE;
-    }
-    return 0;
-}
-
-/* Copy FROM to TO until FROM ends; -errno of the first failure. */
-static int pump(int from, int to, uint64_t *bytes)
-{
-    char buf[1 << 16];
-    ssize_t n, w, off;
-
-    for (;;) {
-        n = read(from, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -errno;
-        if (n == 0) return 0;
-        for (off = 0; off < n; off += w) {
-            w = write(to, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR) {
-                w = 0;
-                continue;
-            }
-            if (w < 0) return -errno;
-        }
-        *bytes += (uint64_t)n;
-    }
 }
 
 /* --- the domain ----------------------------------------------------------- */
@@ -436,49 +401,145 @@ static int fill_header(struct op *o, xengpu_stream_hdr *h)
     return r;
 }
 
-/* Header, then `xl save DOMID /proc/self/fd/3` through a pipe, into FILE.tmp. */
+/*
+ * The save file is what `xl save` writes, followed by xengpu's header
+ * (migrate/stream.h) as a trailer and a footer: the header's length as
+ * a little-endian uint64 and TRAILER_MAGIC.  xl reads and writes the
+ * file itself (a pipe between them cost half again the time of a save
+ * in the nested bed), `xl restore` ignores what follows libxl's stream,
+ * so a xengpu save file is also a valid xl save file: nothing is lost
+ * without xengpu.
+ */
+#define TRAILER_MAGIC "XGPUtail"
+#define FOOTER_LEN 16
+
+static int append_trailer(struct op *o, int fd, const xengpu_stream_hdr *h)
+{
+    char why[256], foot[FOOTER_LEN], *buf = NULL;
+    size_t len = 0, i;
+    uint64_t l;
+    int r;
+
+    r = xengpu_stream_hdr_encode(h, &buf, &len, why, sizeof(why));
+    if (r) {
+        LOG(o->lg, ERROR, "save: bad header for domain %s: %s", o->name, why);
+        return r;
+    }
+    for (i = 0, l = len; i < 8; i++, l >>= 8)
+        foot[i] = (char)(l & 0xff);
+    memcpy(foot + 8, TRAILER_MAGIC, 8);
+    if (lseek(fd, 0, SEEK_END) < 0 || write(fd, buf, len) != (ssize_t)len ||
+        write(fd, foot, FOOTER_LEN) != FOOTER_LEN)
+        r = -errno ? -errno : -EIO;
+    free(buf);
+    return r;
+}
+
+/* STATE/ops/UUID.hdr: the trailer to be, so recover can finish the save. */
+static int keep_header(struct op *o, const xengpu_stream_hdr *h)
+{
+    char why[256], name[96], *buf = NULL;
+    size_t len = 0;
+    int sfd, fd, r;
+
+    r = xengpu_stream_hdr_encode(h, &buf, &len, why, sizeof(why));
+    if (r) {
+        LOG(o->lg, ERROR, "save: bad header for domain %s: %s", o->name, why);
+        return r;
+    }
+    r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
+    if (!r) {
+        snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+        fd = openat(sfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
+            r = -errno ? -errno : -EIO;
+        if (fd >= 0) close(fd);
+        close(sfd);
+    }
+    free(buf);
+    return r;
+}
+
+/* `xl save DOMID FILE.tmp`, the trailer, then FILE.tmp renamed FILE. */
 static int write_file(struct op *o, const xengpu_stream_hdr *h)
 {
     char *tmp = xengpu__xasprintf("%s.tmp", o->req->file);
-    char dom[16], *argv[] = { NULL, "save", dom, "/proc/self/fd/3", NULL };
-    int fd, p[2] = { -1, -1 }, r, rx;
-    uint64_t bytes = 0;
+    char dom[16], *argv[] = { NULL, "save", dom, tmp, NULL };
+    struct stat st;
+    int fd = -1, r;
     pid_t pid;
 
     snprintf(dom, sizeof(dom), "%u", o->domid);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        r = -errno;
-        LOGE(o->lg, ERROR, errno, "save: cannot create %s", tmp);
+    if (!access(tmp, F_OK)) {
+        LOG(o->lg, ERROR,
+            "save: %s exists (an interrupted save?); remove it first", tmp);
         free(tmp);
-        return r;
+        return -EEXIST;
     }
-    r = xengpu_stream_hdr_write(fd, h, o->lg);
-    if (!r) r = high_pipe(p);
-    /*
-     * xl inherits SIGPIPE ignored: should this process die mid-save, xl
-     * then sees EPIPE and resumes the guest instead of being killed with
-     * the guest left suspended.
-     */
-    signal(SIGPIPE, SIG_IGN);
-    if (!r) r = spawn_xl(argv, p[1], &pid, o->lg);
-    if (p[1] >= 0) close(p[1]);
+    r = keep_header(o, h);
+    if (!r) r = spawn_xl(argv, -1, &pid, o->lg);
     if (!r) {
-        r = pump(p[0], fd, &bytes);
-        rx = wait_xl(pid);
-        if (!r) r = rx;
-        if (rx)
-            LOG(o->lg, ERROR, "save: xl save of domain %s failed", o->name);
+        o->xl_pid = pid;
+        journal(o, "saving");
+        r = wait_xl(pid);
+        if (r) LOG(o->lg, ERROR, "save: xl save of domain %s failed", o->name);
     }
-    if (p[0] >= 0) close(p[0]);
+    if (!r) {
+        fd = open(tmp, O_WRONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : append_trailer(o, fd, h);
+    }
     if (!r && fsync(fd) < 0) r = -errno;
-    close(fd);
+    if (!r && fstat(fd, &st) < 0) r = -errno;
+    if (fd >= 0) close(fd);
     if (!r && rename(tmp, o->req->file) < 0) r = -errno;
-    if (r)
+    if (r) {
+        if (r != -EIO) LOGE(o->lg, ERROR, -r, "save: cannot write %s", tmp);
         unlink(tmp);
-    else
-        say(o, "wrote %s (%.1f MiB)", o->req->file, (double)bytes / 1048576);
+    } else {
+        say(o, "wrote %s (%.1f MiB)", o->req->file,
+            (double)st.st_size / 1048576);
+    }
     free(tmp);
+    return r;
+}
+
+/* The trailer of FD (a save file): its header. */
+static int read_trailer(int fd, xengpu_stream_hdr *h, char *why,
+                        size_t whysize)
+{
+    unsigned char foot[FOOTER_LEN];
+    struct stat st;
+    uint64_t len = 0;
+    char *buf;
+    int i, r;
+
+    if (fstat(fd, &st) < 0) return -errno;
+    if (st.st_size < FOOTER_LEN ||
+        pread(fd, foot, FOOTER_LEN, st.st_size - FOOTER_LEN) != FOOTER_LEN ||
+        memcmp(foot + 8, TRAILER_MAGIC, 8)) {
+        snprintf(why, whysize,
+                 "not a xengpu save file (no xengpu trailer); an xl save "
+                 "file is restored with xl restore");
+        return -EINVAL;
+    }
+    for (i = 7; i >= 0; i--)
+        len = len << 8 | foot[i];
+    if (len < XENGPU_STREAM_PREAMBLE_LEN ||
+        len > XENGPU_STREAM_PREAMBLE_LEN + XENGPU_STREAM_MAX_JSON ||
+        (off_t)len > st.st_size - FOOTER_LEN) {
+        snprintf(why, whysize, "damaged xengpu trailer (length %llu)",
+                 (unsigned long long)len);
+        return -EINVAL;
+    }
+    buf = xengpu__xmalloc(len);
+    if (pread(fd, buf, len, st.st_size - FOOTER_LEN - (off_t)len) !=
+        (ssize_t)len) {
+        snprintf(why, whysize, "cannot read the xengpu trailer");
+        r = -EIO;
+    } else {
+        r = xengpu_stream_hdr_parse(buf, len, h, why, whysize);
+    }
+    free(buf);
     return r;
 }
 
@@ -646,31 +707,17 @@ static void release_prepared(struct op *o)
             o->req->ops->release(o->req->ops->opaque, o->bdfs[i]);
 }
 
-/* `xl restore /proc/self/fd/3`, the rest of FD through a pipe. */
-static int run_restore(struct op *o, int fd)
+/* `xl restore FILE`: xl reads the file itself, up to libxl's end. */
+static int run_restore(struct op *o)
 {
-    char *argv[] = { NULL, "restore", "/proc/self/fd/3", NULL };
-    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-    int p[2], r, rx;
-    uint64_t bytes = 0;
+    char *argv[] = { NULL, "restore", (char *)o->req->file, NULL };
     pid_t pid;
+    int r;
 
-    r = high_pipe(p);
-    if (r) return r;
-    r = spawn_xl(argv, p[0], &pid, o->lg);
-    close(p[0]);
-    if (r) {
-        close(p[1]);
-        return r;
-    }
-    sigaction(SIGPIPE, &ign, &old); /* xl may stop reading early */
-    r = pump(fd, p[1], &bytes);
-    close(p[1]);
-    sigaction(SIGPIPE, &old, NULL);
-    rx = wait_xl(pid);
-    if (rx)
-        LOG(o->lg, ERROR, "restore: xl restore of %s failed", o->req->file);
-    return rx ? rx : r;
+    r = spawn_xl(argv, -1, &pid, o->lg);
+    if (!r) r = wait_xl(pid);
+    if (r) LOG(o->lg, ERROR, "restore: xl restore of %s failed", o->req->file);
+    return r;
 }
 
 static int plug_all(struct op *o)
@@ -729,7 +776,7 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
         LOGE(o.lg, ERROR, errno, "restore: cannot open %s", req->file);
         goto out;
     }
-    r = xengpu_stream_hdr_read(fd, &h, why, sizeof(why), o.lg);
+    r = read_trailer(fd, &h, why, sizeof(why));
     if (r) {
         LOG(o.lg, ERROR, "restore: %s: %s", req->file, why);
         goto out;
@@ -749,7 +796,7 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
                            time(NULL) + RESERVE_SECONDS, o.lg);
     if (!r) r = journal(&o, "restoring");
     if (!r) r = prepare_chosen(&o);
-    if (!r) r = run_restore(&o, fd);
+    if (!r) r = run_restore(&o);
     if (!r) {
         exists = true;
         say(&o, "domain %s restored", o.name);
@@ -805,10 +852,57 @@ static void resume_if_suspended(struct op *o)
     libxl_dominfo_dispose(&info);
 }
 
+/* Wait (up to 10 minutes) for an xl save the killed xengpu left running. */
+static void wait_gone(pid_t pid)
+{
+    int i;
+
+    for (i = 0; pid > 0 && i < 6000 && !kill(pid, 0); i++)
+        usleep(100000);
+}
+
+/*
+ * xl finished a save whose xengpu was killed: append the kept header
+ * (ops/UUID.hdr) as the trailer, and FILE.tmp becomes FILE.
+ */
+static bool finish_save(struct op *o, int sfd, const char *file)
+{
+    char name[96], foot[FOOTER_LEN], *tmp, buf[65536];
+    bool done = false;
+    int hfd, fd = -1;
+    uint64_t len = 0, l;
+    ssize_t n;
+    size_t i;
+
+    snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+    hfd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
+    tmp = xengpu__xasprintf("%s.tmp", file);
+    if (hfd >= 0) fd = open(tmp, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+        while ((n = read(hfd, buf, sizeof(buf))) > 0 &&
+               write(fd, buf, (size_t)n) == n)
+            len += (uint64_t)n;
+        for (i = 0, l = len; i < 8; i++, l >>= 8)
+            foot[i] = (char)(l & 0xff);
+        memcpy(foot + 8, TRAILER_MAGIC, 8);
+        done = n == 0 && len && write(fd, foot, FOOTER_LEN) == FOOTER_LEN &&
+               !fsync(fd) && !rename(tmp, file);
+        close(fd);
+    }
+    if (hfd >= 0) close(hfd);
+    if (done)
+        LOG(o->lg, NOTICE, "recover: finished the save of domain %s into %s",
+            o->name, file);
+    free(tmp);
+    return done;
+}
+
 /* Undo one interrupted operation whose journal is TEXT. */
-static int recover_one(struct op *o, const char *text)
+static int recover_one(struct op *o, int sfd, const char *text)
 {
     const char *path[] = { "cards", NULL }, *dpath[] = { "domid", NULL };
+    const char *ppath[] = { "xl_pid", NULL };
+    yajl_val xlpid;
     char err[128], *tmp;
     const char *op, *phase, *name, *file;
     yajl_val root = yajl_tree_parse(text, err, sizeof(err)), cards, dom;
@@ -821,6 +915,7 @@ static int recover_one(struct op *o, const char *text)
     file = root ? jstr(root, "file") : NULL;
     cards = root ? yajl_tree_get(root, path, yajl_t_array) : NULL;
     dom = root ? yajl_tree_get(root, dpath, yajl_t_number) : NULL;
+    xlpid = root ? yajl_tree_get(root, ppath, yajl_t_number) : NULL;
     if (!op || !phase || !name || !file || !cards || !dom) {
         LOG(o->lg, ERROR, "recover: a damaged journal of domain %s; removed",
             o->uuid);
@@ -834,6 +929,8 @@ static int recover_one(struct op *o, const char *text)
                  YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
     }
     o->n = i;
+    if (!strcmp(op, "save") && xlpid && YAJL_IS_INTEGER(xlpid))
+        wait_gone((pid_t)YAJL_GET_INTEGER(xlpid));
     alive = name[0] && !xengpu_xl_domid(o->xl, name, &o->domid);
     if (!strcmp(op, "save") && alive) {
         /* The guest still exists: wake it if a save left it suspended,
@@ -860,10 +957,10 @@ static int recover_one(struct op *o, const char *text)
             "recover: destroyed the half-restored domain %s; restore %s "
             "again",
             name, file);
-    } else if (!strcmp(op, "save")) {
+    } else if (!strcmp(op, "save") && !finish_save(o, sfd, file)) {
         LOG(o->lg, WARN,
             "recover: domain %s is gone; if %s.tmp exists it may hold a "
-            "complete save: check it before removing it",
+            "complete xl save: check it before removing it",
             name, file);
     }
     unreserve_all(o);
@@ -904,7 +1001,9 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
         if (fd >= 0) close(fd);
         if (len < 0) continue;
         text[len] = '\0';
-        n += recover_one(&o, text);
+        n += recover_one(&o, sfd, text);
+        unlinkat(sfd, name, 0);
+        snprintf(name, sizeof(name), "ops/%.36s.hdr", de->d_name);
         unlinkat(sfd, name, 0);
     }
     closedir(d);

@@ -11,10 +11,11 @@
  *   2. reserve its cards for it (toolstack/reserve.h), ask its agent to
  *      let go (toolstack/xstore.h), and unplug them through libxl: they
  *      stay on xen-pciback, quarantined, never back to a dom0 driver;
- *   3. write FILE: xengpu's header (migrate/stream.h: the request, each
- *      card's description, libxl's config of the domain) and then what
- *      `xl save` writes, through a pipe, into FILE.tmp, renamed at the
- *      end;
+ *   3. write FILE: `xl save` writes FILE.tmp itself, xengpu appends its
+ *      header (migrate/stream.h: the request, each card's description,
+ *      libxl's config of the domain) as a trailer with a footer, and
+ *      renames it (xl restore ignores the trailer: the file also
+ *      restores without xengpu);
  *   4. commit: the cards go back to the pool, the reservation goes.
  *
  * Any failure before the commit rolls back: the cards go back into the
@@ -29,9 +30,13 @@
  * destroys it again: FILE is never changed, so the restore can be tried
  * again.
  *
- * Both journal their phase in STATE_DIR/ops/UUID.json while they run;
+ * Both journal their phase in STATE_DIR/ops/UUID.json while they run
+ * (a save keeps its header beside it, in UUID.hdr);
  * xengpu_save_recover() finishes or undoes what a killed save or restore
- * left.  Both return 0 or a negative errno, each failure logged once with
+ * left: it waits for a save's xl to end, then puts the cards back into
+ * a guest that still exists (resuming it if a save left it suspended),
+ * or finishes the file of a guest xl saved; it destroys a half-restored
+ * domain.  Both return 0 or a negative errno, each failure logged once with
  * what to do.
  */
 #ifndef XENGPU_SAVE_H

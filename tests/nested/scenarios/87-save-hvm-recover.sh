@@ -1,8 +1,9 @@
 # xengpu save and restore of an HVM guest (qemu-xen in dom0) with a
 # card, against real Xen: the restored guest sees its card again.  Then
-# a save killed (kill -9) while xl save streams is finished or undone by
-# `xengpu recover`: the guest runs with its card, or is saved; no card is
-# left unplugged and unreserved in between.
+# a save killed (kill -9) while xl save runs is finished or undone by
+# `xengpu recover`: the guest runs with its card again, or xl completed
+# the save and recover finished the file, which then restores; no card is
+# left unplugged or reserved.
 # timeout: 900
 . /mnt/share/lib.sh
 export XENGPU_STATE_DIR=/var/lib/xengpu
@@ -44,7 +45,6 @@ until grep -q '"phase":"saving"' $XENGPU_STATE_DIR/ops/*.json 2>/dev/null || [ $
 done
 kill -9 $pid
 wait $pid 2>/dev/null
-sleep 3 # the orphaned xl save finds its reader gone
 cat /tmp/save.out
 ls -l $XENGPU_STATE_DIR/ops/ /tmp/hvm1.xgsave* 2>&1
 xengpu recover >/tmp/rec.out 2>&1
@@ -57,11 +57,19 @@ if xl domid hvm1 >/dev/null 2>&1; then
 		! xenstore-exists /xengpu/reserved/0000-01-00-0 2>/dev/null &&
 		pass killed-save-recovered "the guest runs with its card again" ||
 		fail killed-save-recovered "rc=$rc state $st domain $dom"
+elif [ $rc = 0 ] && [ -s $F ] && [ "$(card_json $GPU0 state)" = '"prepared"' ] &&
+	! xenstore-exists /xengpu/reserved/0000-01-00-0 2>/dev/null &&
+	[ ! -e $F.tmp ] && grep -q "finished or undid 1 interrupted" /tmp/rec.out; then
+	# xl went on and saved the guest: recover finished the file, and
+	# it restores.
+	rm -f /var/log/xen/console/hvm1-serial.log
+	mark
+	if xengpu restore $F >/tmp/res.out 2>&1 && waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120 >/dev/null; then
+		pass killed-save-recovered "recover finished the save; it restores with the card"
+	else
+		fail killed-save-recovered "the finished save did not restore: $(tail -n 2 /tmp/res.out | tr '\n' ' ')"
+	fi
 else
-	# xl finished the save before it noticed: then the card is free.
-	[ $rc = 0 ] && [ "$(card_json $GPU0 state)" = '"prepared"' ] &&
-		! xenstore-exists /xengpu/reserved/0000-01-00-0 2>/dev/null &&
-		pass killed-save-recovered "the guest was saved; the card is free" ||
-		fail killed-save-recovered "rc=$rc state $(card_json $GPU0 state)"
+	fail killed-save-recovered "rc=$rc state $(card_json $GPU0 state); $(ls -l $F* 2>&1 | tr '\n' ' ')"
 fi
 xlt 60 destroy hvm1 2>/dev/null
