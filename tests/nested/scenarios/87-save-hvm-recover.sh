@@ -39,7 +39,7 @@ rm -f $F
 xengpu save hvm1 $F >/tmp/save.out 2>&1 &
 pid=$!
 i=0
-until grep -q '"phase":"saving"' $XENGPU_STATE_DIR/ops/*.json 2>/dev/null || [ $i -gt 200 ]; do
+until grep -q '"xl_pid":[1-9]' $XENGPU_STATE_DIR/ops/*.json 2>/dev/null || [ $i -gt 200 ]; do
 	usleep 50000
 	i=$((i + 1))
 done
