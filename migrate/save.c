@@ -413,25 +413,35 @@ static int fill_header(struct op *o, xengpu_stream_hdr *h)
 #define TRAILER_MAGIC "XGPUtail"
 #define FOOTER_LEN 16
 
-static int append_trailer(struct op *o, int fd, const xengpu_stream_hdr *h)
+int xengpu__trailer_append(int fd, const xengpu_stream_hdr *h, char *why,
+                           size_t whysize)
 {
-    char why[256], foot[FOOTER_LEN], *buf = NULL;
+    char foot[FOOTER_LEN], *buf = NULL;
     size_t len = 0, i;
     uint64_t l;
     int r;
 
-    r = xengpu_stream_hdr_encode(h, &buf, &len, why, sizeof(why));
-    if (r) {
-        LOG(o->lg, ERROR, "save: bad header for domain %s: %s", o->name, why);
-        return r;
-    }
+    r = xengpu_stream_hdr_encode(h, &buf, &len, why, whysize);
+    if (r) return r;
     for (i = 0, l = len; i < 8; i++, l >>= 8)
         foot[i] = (char)(l & 0xff);
     memcpy(foot + 8, TRAILER_MAGIC, 8);
+    errno = 0;
     if (lseek(fd, 0, SEEK_END) < 0 || write(fd, buf, len) != (ssize_t)len ||
-        write(fd, foot, FOOTER_LEN) != FOOTER_LEN)
-        r = -errno ? -errno : -EIO;
+        write(fd, foot, FOOTER_LEN) != FOOTER_LEN) {
+        r = errno ? -errno : -EIO;
+        snprintf(why, whysize, "cannot write the trailer: %s", strerror(-r));
+    }
     free(buf);
+    return r;
+}
+
+static int append_trailer(struct op *o, int fd, const xengpu_stream_hdr *h)
+{
+    char why[256];
+    int r = xengpu__trailer_append(fd, h, why, sizeof(why));
+
+    if (r) LOG(o->lg, ERROR, "save: domain %s: %s", o->name, why);
     return r;
 }
 
@@ -503,9 +513,8 @@ static int write_file(struct op *o, const xengpu_stream_hdr *h)
     return r;
 }
 
-/* The trailer of FD (a save file): its header. */
-static int read_trailer(int fd, xengpu_stream_hdr *h, char *why,
-                        size_t whysize)
+int xengpu__trailer_read(int fd, xengpu_stream_hdr *h, char *why,
+                         size_t whysize)
 {
     unsigned char foot[FOOTER_LEN];
     struct stat st;
@@ -776,7 +785,7 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
         LOGE(o.lg, ERROR, errno, "restore: cannot open %s", req->file);
         goto out;
     }
-    r = read_trailer(fd, &h, why, sizeof(why));
+    r = xengpu__trailer_read(fd, &h, why, sizeof(why));
     if (r) {
         LOG(o.lg, ERROR, "restore: %s: %s", req->file, why);
         goto out;

@@ -43,6 +43,7 @@
 #define XENGPU_SAVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <xentoollog.h>
 
@@ -71,5 +72,19 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg);
  * journals.  Returns how many it handled, or a negative errno.
  */
 int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg);
+
+/*
+ * The save file's trailer (internal; for the tests and the fuzzer).
+ * _append writes H's encoded header and the footer (its length as a
+ * little-endian uint64, then "XGPUtail") at the end of FD.  _read reads
+ * them back from the end of FD into *H (init'ed by the caller), never
+ * reading more than the footer claims within the file and 1 MiB; both
+ * return 0, or -EINVAL / -errno with WHY saying what is wrong.
+ */
+struct xengpu_stream_hdr;
+int xengpu__trailer_append(int fd, const struct xengpu_stream_hdr *h,
+                           char *why, size_t whysize);
+int xengpu__trailer_read(int fd, struct xengpu_stream_hdr *h, char *why,
+                         size_t whysize);
 
 #endif /* XENGPU_SAVE_H */

@@ -165,3 +165,11 @@ test-stream_SRCS := tests/unit/test-stream.c $(FAKE_SYSFS_SRCS) \
 	$(libxengpu-pciback_SRCS)
 test-stream_LDLIBS := $(libxengpu-migrate_LDLIBS) \
 	$(libxengpu-pciback_LDLIBS)
+
+# The save file's trailer (migrate/save.c); save and restore themselves
+# are nested scenarios 85 and 87.
+UNIT_TESTS += test-save
+test-save_SRCS := tests/unit/test-save.c $(libxengpu_SRCS) $(libxengpu-xs_SRCS) \
+	$(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
+	pciback-helper/state.c
+test-save_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
