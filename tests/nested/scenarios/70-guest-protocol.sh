@@ -59,6 +59,8 @@ if [ "$(card_json $GPU0 state)" = '"assigned"' ] && xl pci-list agent1 | grep -q
 else
 	fail refused-card-stays-attached "state $(card_json $GPU0 state)"
 fi
+# The agent answers one request at a time: let it finish before the next.
+waitfor "DOMU-AGENT: release finished" 60 >/dev/null
 mark
 xengpu detach --force agent1 $GPU0 >/tmp/d.out 2>&1
 rc=$?
@@ -67,11 +69,14 @@ if [ $rc = 0 ] && grep -q "refuses to release card $GPU0 (busy: rendering a fram
 else
 	fail detach-force-over-refusal "rc=$rc: $(head -n 2 /tmp/d.out | tr '\n' ' ')"
 fi
-check_guest_lost forced-card-gone "$CARD_FN0" 30
+check_guest_lost forced-card-gone "$CARD_FN0" 90
+waitfor "DOMU-AGENT: release finished" 60 >/dev/null
 
 # --- a silent agent costs the timeout, no more -------------------------------
 xenstore-write $D/xengpu-test/hook ok
+mark
 xengpu attach agent1 $GPU0 >/dev/null 2>&1
+waitfor "DOMU-AGENT: plugged finished" 60 >/dev/null
 xenstore-write $D/xengpu-test/hook slow
 t=$(now)
 mark
@@ -89,7 +94,9 @@ waitfor "DOMU-AGENT: release finished" 30 >/dev/null
 
 # --- a cooperative release ---------------------------------------------------
 xenstore-write $D/xengpu-test/hook ok
+mark
 xengpu attach agent1 $GPU0 >/dev/null 2>&1
+waitfor "DOMU-AGENT: plugged finished" 60 >/dev/null
 mark
 xengpu detach agent1 $GPU0 >/tmp/d.out 2>&1
 rc=$?
