@@ -6,6 +6,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "domains.h"
 #include "layout.h"
@@ -251,6 +252,44 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
     return 0;
 }
 
+/* Whether DOMID's PCI backend lists B. */
+static bool lists(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b)
+{
+    libxl_device_pci *pcis;
+    int n = 0, i;
+    bool found = false;
+
+    pcis = libxl_device_pci_list(xl->ctx, domid, &n);
+    for (i = 0; i < n; i++)
+        found |= same(&pcis[i], b);
+    libxl_device_pci_list_free(pcis, n);
+    return found;
+}
+
+/*
+ * libxl 4.17 reports a PV remove done even when the guest's pcifront
+ * has not acknowledged the previous reconfiguration in time: it then
+ * skips the backend's entry (libxl__wait_for_backend: "not ready"), and
+ * the function stays listed, half-removed.  Seen on a slow nested host.
+ * Remove it again, at least 3 times a second apart and until END, and
+ * report -EBUSY if it stays.
+ */
+unsigned xengpu__relist_ms = 1000; /* tests shorten it */
+
+static int still_listed(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b,
+                        time_t end)
+{
+    int tries = 0;
+
+    while (lists(xl, domid, b)) {
+        if (tries++ >= 3 && time(NULL) >= end) return -EBUSY;
+        usleep(xengpu__relist_ms * 1000);
+        if (pci_op(xl, domid, b, 1) == -ETIMEDOUT && time(NULL) >= end)
+            return -ETIMEDOUT;
+    }
+    return 0;
+}
+
 int xengpu_xl_detach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
                      int timeout, bool force)
 {
@@ -270,6 +309,7 @@ int xengpu_xl_detach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
         do
             r = pci_op(xl, domid, b, 1);
         while (r == -ETIMEDOUT && time(NULL) < end);
+        if (!r) r = still_listed(xl, domid, b, end);
         if (r && force) {
             LOGE(xl->lg, WARN, -r,
                  "domain %u did not release %s; removing "
@@ -283,6 +323,15 @@ int xengpu_xl_detach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
                 "card stays attached; retry with a longer --timeout, or "
                 "--force",
                 domid, card->fns[i]->name);
+            return r;
+        }
+        if (r == -EBUSY) {
+            LOG(xl->lg, ERROR,
+                "libxl removed %s from domain %u, but the domain's PCI "
+                "backend still lists it: the guest has not acknowledged "
+                "the removal; the card stays attached; retry the detach, "
+                "or --force",
+                card->fns[i]->name, domid);
             return r;
         }
         if (r) {

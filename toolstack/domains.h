@@ -41,6 +41,9 @@ int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
 /* b_info.u.hvm.mmio_hole_memkb in MiB; 0 for libxl's default. */
 unsigned xengpu__mmio_hole_mib(uint64_t memkb);
 
+/* Milliseconds between removes of a function libxl left listed (1000). */
+extern unsigned xengpu__relist_ms;
+
 /* The session's libxl context, for xengpu's own modules. */
 struct libxl__ctx;
 struct libxl__ctx *xengpu__xl_ctx(xengpu_xl *xl);
