@@ -36,7 +36,7 @@ struct cli {
     const char *sysfs_root; /* NULL: $XENGPU_SYSFS_ROOT or /sys */
     const char *state_dir;  /* NULL: $XENGPU_STATE_DIR or default */
     bool json, verbose, help, force, dry_run, prepare, xenstore;
-    int timeout;        /* detach: seconds, 0 for libxl's own */
+    int timeout;        /* seconds for the guest (its agent, libxl's remove) */
     const char *domain; /* check --xenstore, events: --domain */
     const char *card;   /* events --card */
     bool follow;        /* events --follow */
@@ -80,7 +80,7 @@ static const struct verb verbs[] = {
       "give every function of CARD back to its original driver" },
     { "recover", cmd_recover, "",
       "finish or undo operations a crash or kill interrupted" },
-    { "attach", cmd_attach, "[--prepare] [--force] DOMAIN CARD",
+    { "attach", cmd_attach, "[--prepare] [--timeout S] [--force] DOMAIN CARD",
       "hot-plug every function of a prepared CARD into DOMAIN (a name\n"
       "      or id); --prepare prepares it first; refuses a host without\n"
       "      interrupt remapping unless --force" },
@@ -954,7 +954,6 @@ out:
 
 static int cmd_attach(struct cli *cli, int argc, char **argv)
 {
-    if (cli->timeout) return bad_usage(cli, "--timeout is for", "detach");
     if (argc == 2 && check_intremap(cli)) return XENGPU_EXIT_FAIL;
     return attach_detach(cli, argc, argv, true);
 }
