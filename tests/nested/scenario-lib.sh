@@ -112,7 +112,11 @@ check_guest_lost() {
 		[ $i -gt $(($3 * 4)) ] && break
 		usleep 250000
 	done
-	fail "$1" "guest still lists '$2' after $3s"
+	if [ -n "$last" ]; then
+		fail "$1" "guest still lists '$2' after $3s"
+	else
+		fail "$1" "guest printed no device list in $3s (hung?)"
+	fi
 	return 1
 }
 

@@ -35,7 +35,10 @@ done
 
 # --- attach tells the agent ------------------------------------------------
 mark
-check attach-with-agent xengpu attach agent1 $GPU0
+# The guest's agent hears of a plug only after the guest's pcifront has
+# added the functions (both run in the guest's one xenwatch thread),
+# which takes many seconds under TCG: give it a minute, not the default 10.
+check attach-with-agent xengpu attach --timeout 60 agent1 $GPU0
 check_guest agent-hears-plugged "DOMU-AGENT: plugged" 30
 resp=$(xenstore-read $D/xengpu/response 2>/dev/null)
 case $resp in
@@ -75,30 +78,40 @@ waitfor "DOMU-AGENT: release finished" 60 >/dev/null
 # --- a silent agent costs the timeout, no more -------------------------------
 xenstore-write $D/xengpu-test/hook ok
 mark
-xengpu attach agent1 $GPU0 >/dev/null 2>&1
+xengpu attach --timeout 60 agent1 $GPU0 >/dev/null 2>&1
 waitfor "DOMU-AGENT: plugged finished" 60 >/dev/null
 xenstore-write $D/xengpu-test/hook slow
+# The hook sleeps 20 s; dom0 gives up after 3 s.  What is timed is when
+# dom0 gave up (its warning), not libxl's remove that follows.
 t=$(now)
 mark
-xengpu detach --timeout 3 agent1 $GPU0 >/tmp/d.out 2>&1
-rc=$? took=$(elapsed $t)
-if [ $rc = 0 ] && grep -q "did not answer the release of card $GPU0 within 3 s; unplugging it anyway" /tmp/d.out &&
-	awk -v t="$took" 'BEGIN{exit !(t < 40)}'; then
-	pass detach-silent-agent-times-out "${took}s"
+{
+	xengpu detach --timeout 3 agent1 $GPU0 2>&1
+	echo "rc=$?"
+} | while IFS= read -r l; do echo "$(elapsed $t) $l"; done >/tmp/d.out
+warned=$(sed -n "s/^\([0-9.]*\) .*did not answer the release of card $GPU0 within 3 s; unplugging it anyway/\1/p" /tmp/d.out)
+# --timeout also bounds libxl's remove: on a slow host that may fail
+# (the card then stays, and the command says so); finish it after.
+if { grep -q " rc=0$" /tmp/d.out || grep -q "the card stays attached" /tmp/d.out; } &&
+	[ -n "$warned" ] && awk -v t="$warned" 'BEGIN{exit !(t < 15)}'; then
+	pass detach-silent-agent-times-out "gave up on the agent after ${warned}s"
 else
-	fail detach-silent-agent-times-out "rc=$rc after ${took}s: $(head -n 2 /tmp/d.out | tr '\n' ' ')"
+	fail detach-silent-agent-times-out "warned at '${warned}': $(head -n 3 /tmp/d.out | tr '\n' ' ')"
 fi
+[ "$(card_json $GPU0 state)" = '"assigned"' ] && xengpu detach --force agent1 $GPU0 >/dev/null 2>&1
 
 # The agent is still in its slow hook; dom0 went on without it.
-waitfor "DOMU-AGENT: release finished" 30 >/dev/null
+waitfor "DOMU-AGENT: release finished" 60 >/dev/null
 
 # --- a cooperative release ---------------------------------------------------
 xenstore-write $D/xengpu-test/hook ok
 mark
-xengpu attach agent1 $GPU0 >/dev/null 2>&1
+xengpu attach --timeout 60 agent1 $GPU0 >/dev/null 2>&1
 waitfor "DOMU-AGENT: plugged finished" 60 >/dev/null
 mark
-xengpu detach agent1 $GPU0 >/tmp/d.out 2>&1
+# The point here is the cooperation, not its speed: the guest's
+# xenwatch thread may still be busy with pcifront's add.
+xengpu detach --timeout 60 agent1 $GPU0 >/tmp/d.out 2>&1
 rc=$?
 resp=$(xenstore-read $D/xengpu/response 2>/dev/null)
 case $rc/$resp in
@@ -140,12 +153,15 @@ t=$(now)
 xengpu attach hostile1 $GPU1 >/tmp/a.out 2>&1
 arc=$? atook=$(elapsed $t)
 t=$(now)
-xengpu detach --timeout 5 hostile1 $GPU1 >/tmp/d.out 2>&1
+xengpu detach --timeout 5 --force hostile1 $GPU1 >/tmp/d.out 2>&1
 drc=$? dtook=$(elapsed $t)
 cat /tmp/a.out /tmp/d.out
 bad=$(cat /tmp/a.out /tmp/d.out | grep -c "malformed answer")
+# The agent deadlines are 10 s (attach) and 5 s (detach); the rest is
+# libxl's add and remove, slow under TCG on a busy machine.  The bound
+# catches dom0 waiting on the guest's flood, not a slow libxl.
 if [ $arc = 0 ] && [ $drc = 0 ] && [ "$bad" -ge 1 ] && [ "$bad" -le 6 ] &&
-	awk -v a="$atook" -v d="$dtook" 'BEGIN{exit !(a < 60 && d < 60)}'; then
+	awk -v a="$atook" -v d="$dtook" 'BEGIN{exit !(a < 150 && d < 150)}'; then
 	pass hostile-answers-logged-and-bounded "attach ${atook}s, detach ${dtook}s, $bad lines logged"
 else
 	fail hostile-answers-logged-and-bounded "attach rc=$arc ${atook}s, detach rc=$drc ${dtook}s, $bad malformed lines"
