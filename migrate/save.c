@@ -1,5 +1,5 @@
 /*
- * save.c - save and restore GPU guests by unplug and replug.
+ * save.c - save, restore and migrate GPU guests by unplug and replug.
  *
  * The order of things is the point of this file: nothing the guest
  * holds is let go before everything that can be checked has been, and
@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <spawn.h>
@@ -60,7 +61,8 @@ struct op {
     bool prepared[MAX_CARDS]; /* restore: prepared by this command */
     xengpu_events *ev;
     struct timespec t0;
-    pid_t xl_pid; /* save: the running xl save, for recover to wait on */
+    pid_t xl_pid;  /* the running xl save or migrate, for recover */
+    bool incoming; /* migrate-receive: journal in UUID.in.json */
 };
 
 static double since(const struct timespec *t0)
@@ -128,10 +130,12 @@ static int journal(struct op *o, const char *phase)
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (r) return r;
     if (mkdirat(sfd, "ops", 0700) < 0 && errno != EEXIST) goto fail;
-    snprintf(name, sizeof(name), "ops/%s.json", o->uuid);
+    snprintf(name, sizeof(name), "ops/%s%s.json", o->uuid,
+             o->incoming ? ".in" : "");
     if (!phase) {
         if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) goto fail;
-        snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+        snprintf(name, sizeof(name), "ops/%s%s.hdr", o->uuid,
+                 o->incoming ? ".in" : "");
         unlinkat(sfd, name, 0);
         close(sfd);
         return 0;
@@ -148,7 +152,7 @@ static int journal(struct op *o, const char *phase)
     GEN_STR(g, "name");
     GEN_STR(g, o->name);
     GEN_STR(g, "file");
-    GEN_STR(g, o->req->file);
+    GEN_STR(g, o->req->file ? o->req->file : "");
     GEN_STR(g, "xl_pid");
     yajl_gen_integer(g, o->xl_pid);
     GEN_STR(g, "cards");
@@ -459,7 +463,8 @@ static int keep_header(struct op *o, const xengpu_stream_hdr *h)
     }
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (!r) {
-        snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+        snprintf(name, sizeof(name), "ops/%s%s.hdr", o->uuid,
+                 o->incoming ? ".in" : "");
         fd = openat(sfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
             r = -errno ? -errno : -EIO;
@@ -664,11 +669,12 @@ static int choose(struct op *o, const xengpu_stream_hdr *h)
         if (!c) {
             no = same ? unfit(o, h, g, same, why, sizeof(why)) : NULL;
             LOG(o->lg, ERROR,
-                "restore: no free card on this host may replace the guest's "
+                "%s: no free card on this host may replace the guest's "
                 "%04x:%04x from %04x:%02x:%02x.%x (gpu_compat = \"%s\")%s%s; "
-                "free one, or save the guest with a wider gpu_compat",
-                g->desc.vendor, g->desc.device, g->bdf.domain, g->bdf.bus,
-                g->bdf.dev, g->bdf.fn, xengpu_compat_name(h->compat),
+                "free one, or give the guest a wider gpu_compat",
+                o->verb, g->desc.vendor, g->desc.device, g->bdf.domain,
+                g->bdf.bus, g->bdf.dev, g->bdf.fn,
+                xengpu_compat_name(h->compat),
                 no ? "; the same address here: " : "", no ? no : "");
             return -ENODEV;
         }
@@ -678,8 +684,8 @@ static int choose(struct op *o, const xengpu_stream_hdr *h)
     if (h->hvm && o->n &&
         xengpu_layout_check(o->cards, o->n, h->mmio_hole, lwhy,
                             sizeof(lwhy))) {
-        LOG(o->lg, ERROR, "restore: the guest's MMIO hole is too small: %s",
-            lwhy);
+        LOG(o->lg, ERROR, "%s: the guest's MMIO hole is too small: %s",
+            o->verb, lwhy);
         return -ENOSPC;
     }
     return 0;
@@ -832,6 +838,681 @@ out:
     return r;
 }
 
+/* --- migrate ---------------------------------------------------------- */
+
+static void resume_if_suspended(struct op *o);
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    ssize_t w;
+
+    while (n) {
+        w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -EIO;
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/*
+ * xl's migration messages (tools/xl/xl_migrate.c, sent with their NUL):
+ * the receiver says READY once the domain is rebuilt and paused, and
+ * waits for the sender's go.  The receiving xengpu plugs the cards in
+ * between, and withholds READY when it cannot.
+ */
+static const char xl_ready[] = "domain received, ready to unpause";
+
+/* The length of the longest end of BUF[0..N) that begins xl_ready. */
+static size_t partial_ready(const char *buf, size_t n)
+{
+    size_t k = n < sizeof(xl_ready) - 1 ? n : sizeof(xl_ready) - 1;
+
+    for (; k; k--)
+        if (!memcmp(buf + n - k, xl_ready, k)) return k;
+    return 0;
+}
+
+/* A destination name that is safe to hand to a shell: no quoting. */
+static bool host_ok(const char *h)
+{
+    size_t n = h ? strlen(h) : 0;
+
+    return n && n <= 255 && h[0] != '-' &&
+           strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._:@%-[]") == n;
+}
+
+static bool uuid_ok(const char *u)
+{
+    size_t i;
+
+    if (!u || strlen(u) != XENGPU_UUID_STRLEN - 1) return false;
+    for (i = 0; u[i]; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23
+                ? u[i] != '-'
+                : !strchr("0123456789abcdef", u[i]))
+            return false;
+    return true;
+}
+
+static void event_phase(struct op *o, xengpu_event_phase ph)
+{
+    event(o, XENGPU_EVENT_MIGRATE, ph, 0, NULL);
+}
+
+/* `sh -c RUNE` with its input and output on pipes; *to_r, *from_r ours. */
+static int spawn_sh(struct op *o, const char *rune, int *to_r, int *from_r,
+                    pid_t *pid_r)
+{
+    char *argv[] = { "sh", "-c", (char *)rune, NULL };
+    posix_spawn_file_actions_t fa;
+    int in[2], out[2], r;
+
+    if (pipe2(in, O_CLOEXEC) < 0) return -errno;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        r = -errno;
+        close(in[0]), close(in[1]);
+        return r;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    fflush(NULL);
+    r = posix_spawn(pid_r, "/bin/sh", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]), close(out[1]);
+    if (r) {
+        LOGE(o->lg, ERROR, r, "%s: cannot run /bin/sh", o->verb);
+        close(in[1]), close(out[0]);
+        return -r;
+    }
+    *to_r = in[1];
+    *from_r = out[0];
+    return 0;
+}
+
+static char *rune_for(struct op *o, const char *mode)
+{
+    return xengpu__xasprintf("exec %s %s xengpu migrate-receive %s %s",
+                             o->req->transport ? o->req->transport : "ssh",
+                             o->req->host, mode, o->uuid);
+}
+
+/*
+ * Run migrate-receive MODE on the destination, H on its input when not
+ * NULL; its one-line answer in REPLY.  0 when it answered "ok".
+ */
+static int remote(struct op *o, const char *mode, const xengpu_stream_hdr *h,
+                  char *reply, size_t size)
+{
+    char *rune = rune_for(o, mode);
+    size_t len = 0;
+    ssize_t n;
+    int to = -1, from = -1, r;
+    pid_t pid;
+
+    reply[0] = '\0';
+    r = spawn_sh(o, rune, &to, &from, &pid);
+    free(rune);
+    if (r) return r;
+    if (h) r = xengpu_stream_hdr_write(to, h, o->lg);
+    close(to);
+    while (len + 1 < size && (n = read(from, reply + len, size - 1 - len)))
+        if (n > 0)
+            len += (size_t)n;
+        else if (errno != EINTR)
+            break;
+    reply[len] = '\0';
+    reply[strcspn(reply, "\n")] = '\0';
+    close(from);
+    if (wait_xl(pid) && !r) r = -EIO;
+    if (!r && strncmp(reply, "ok", 2)) r = -EPERM;
+    return r;
+}
+
+static bool domain_exists(struct op *o)
+{
+    libxl_dominfo info;
+    bool ok;
+
+    libxl_dominfo_init(&info);
+    ok = !libxl_domain_info(xengpu__xl_ctx(o->xl), &info, o->domid);
+    libxl_dominfo_dispose(&info);
+    return ok;
+}
+
+/* `xl migrate -s "" DOMID RUNE`: xl runs RUNE itself, through sh. */
+static int run_migrate(struct op *o)
+{
+    char dom[16], *rune = rune_for(o, "incoming");
+    char *argv[] = { NULL, "migrate", "-s", "", dom, rune, NULL };
+    pid_t pid;
+    int r;
+
+    snprintf(dom, sizeof(dom), "%u", o->domid);
+    r = spawn_xl(argv, -1, &pid, o->lg);
+    if (!r) {
+        o->xl_pid = pid;
+        journal(o, "migrating");
+        r = wait_xl(pid);
+        if (r)
+            LOG(o->lg, ERROR, "migrate: xl migrate of domain %s to %s failed",
+                o->name, o->req->host);
+    }
+    free(rune);
+    return r;
+}
+
+int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
+{
+    char reply[512];
+    struct timespec t_out;
+    xengpu_stream_hdr h;
+    struct op o;
+    bool begun = false;
+    void (*pipe_was)(int);
+    int r;
+
+    op_init(&o, req, lg, "migrate");
+    xengpu_stream_hdr_init(&h);
+    pipe_was = signal(SIGPIPE, SIG_IGN);
+    if (!host_ok(req->host)) {
+        LOG(o.lg, ERROR,
+            "migrate: '%s' is not a host name (letters, digits and "
+            "._:@%%-[] only)",
+            req->host ? req->host : "");
+        r = -EINVAL;
+        goto out;
+    }
+    r = open_domain(&o);
+    if (!r) r = discover(&o);
+    if (!r) r = held_cards(&o);
+    if (!r) r = fill_header(&o, &h);
+    if (!r && !h.hvm) {
+        LOG(o.lg, ERROR,
+            "migrate: domain %s is a PV guest, and Debian's Xen 4.17 cannot "
+            "live-migrate PV guests (built without shadow paging, which "
+            "log-dirty needs for them); move it cold: `xengpu save %s FILE`, "
+            "copy FILE to %s, `xengpu restore FILE` there",
+            o.name, o.name, req->host);
+        r = -EOPNOTSUPP;
+    }
+    if (!r && o.n && !h.unplug) {
+        LOG(o.lg, ERROR,
+            "migrate: domain %s says gpu_migration = \"refuse\": it may not "
+            "lose its card; detach it yourself if the guest can do without",
+            o.name);
+        r = -EPERM;
+    }
+    if (!r) r = event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_PRE, 0, NULL);
+    if (r) goto out;
+    begun = true;
+
+    event_phase(&o, XENGPU_PHASE_PRECHECK);
+    say(&o, "asking %s for a card for domain %s", req->host, o.name);
+    r = remote(&o, "check", &h, reply, sizeof(reply));
+    if (r) {
+        LOG(o.lg, ERROR,
+            "migrate: %s cannot take domain %s%s%s; nothing was changed here",
+            req->host, o.name, reply[0] ? ": " : "", reply);
+        goto out;
+    }
+    event_phase(&o, XENGPU_PHASE_RESERVE);
+    say(&o, "%s reserved %s", req->host, reply[2] ? reply + 3 : "no card");
+
+    event_phase(&o, XENGPU_PHASE_UNPLUG);
+    clock_gettime(CLOCK_MONOTONIC, &t_out);
+    r = journal(&o, "unplug");
+    if (!r) r = unplug_all(&o);
+    if (!r) {
+        event_phase(&o, XENGPU_PHASE_TRANSFER);
+        say(&o, "sending domain %s to %s", o.name, req->host);
+        r = run_migrate(&o);
+    }
+    if (r) {
+        event_phase(&o, XENGPU_PHASE_ROLLBACK);
+        if (domain_exists(&o)) {
+            say(&o, "failed; domain %s stays here, putting its cards back",
+                o.name);
+            resume_if_suspended(&o);
+            replug(&o);
+        } else {
+            LOG(o.lg, ERROR,
+                "migrate: domain %s is gone from this host but %s did not "
+                "confirm it; run `xengpu recover` here and there",
+                o.name, req->host);
+        }
+        unreserve_all(&o);
+        if (remote(&o, "cancel", NULL, reply, sizeof(reply)))
+            LOG(o.lg, WARN,
+                "migrate: %s did not confirm it dropped its reservation "
+                "(%s); run `xengpu recover` there",
+                req->host, reply);
+        journal(&o, NULL);
+        goto out;
+    }
+    /* xl destroyed the guest here: from now on there is no way back. */
+    unreserve_all(&o);
+    journal(&o, NULL);
+    event_phase(&o, XENGPU_PHASE_PLUG);
+    if (remote(&o, "finish", NULL, reply, sizeof(reply))) {
+        LOG(o.lg, ERROR,
+            "migrate: domain %s runs on %s, but without its card%s (%s); "
+            "see the error above, then `xengpu attach` it there",
+            o.name, req->host, o.n == 1 ? "" : "s",
+            reply[0] ? reply : "no answer");
+        r = -EIO;
+        goto out;
+    }
+    event_phase(&o, XENGPU_PHASE_COMMIT);
+    say(&o,
+        "domain %s runs on %s with its card%s; it was without one for "
+        "%.1fs; %zu card%s back in this host's pool",
+        o.name, req->host, o.n == 1 ? "" : "s", since(&t_out), o.n,
+        o.n == 1 ? "" : "s");
+out:
+    if (begun) event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_POST, r, NULL);
+    signal(SIGPIPE, pipe_was);
+    xengpu_stream_hdr_dispose(&h);
+    op_dispose(&o);
+    return r;
+}
+
+/* --- migrate-receive ------------------------------------------------------ */
+
+/* The domain xl migrate-receive builds: NAME--incoming. */
+static int incoming_domid(struct op *o)
+{
+    char name[96];
+
+    snprintf(name, sizeof(name), "%s--incoming", o->name);
+    return libxl_name_to_domid(xengpu__xl_ctx(o->xl), name, &o->domid)
+               ? -ENOENT
+               : 0;
+}
+
+/*
+ * Before xl lets the rebuilt domain run: are the reserved cards still
+ * prepared and still ours?  (They are plugged in only once the guest
+ * runs: the nested bed showed that an HVM guest given a card while xl
+ * holds it paused never sees that card, and stops answering ACPI
+ * hotplug at all.)
+ */
+static int preflight(struct op *o)
+{
+    char uuid[XENGPU_UUID_STRLEN];
+    size_t i;
+    int r = incoming_domid(o);
+
+    if (r) {
+        LOG(o->lg, ERROR, "%s: xl built no domain %s--incoming", o->verb,
+            o->name);
+        return r;
+    }
+    r = discover(o);
+    for (i = 0; !r && i < o->n; i++) {
+        xengpu_bdf b;
+        const xengpu_card *c = xengpu_bdf_parse(o->bdfs[i], 0, &b)
+                                   ? NULL
+                                   : xengpu_host_find_card(o->host, &b);
+        if (!c || c->state != XENGPU_CARD_PREPARED ||
+            xengpu_reserved(&b, uuid, o->lg) != 1 || strcmp(uuid, o->uuid)) {
+            LOG(o->lg, ERROR,
+                "%s: card %s is no longer prepared and reserved for domain "
+                "%s; the migration is refused, the guest stays on its host",
+                o->verb, o->bdfs[i], o->name);
+            r = -ENODEV;
+        } else {
+            o->cards[i] = c;
+        }
+    }
+    return r;
+}
+
+/*
+ * Relay between our standard input / output and `xl migrate-receive`,
+ * plugging the cards in when xl says it is ready.  0 when xl succeeded.
+ */
+static int relay(struct op *o)
+{
+    char *argv[] = { NULL, "migrate-receive", NULL };
+    char buf[65536], held[2 * sizeof(xl_ready) + 65536];
+    size_t nheld = 0;
+    bool plugged = false, in_open = true, failed = false;
+    int to[2], from[2], r;
+    pid_t pid;
+
+    if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0) return -errno;
+    {
+        const char *xl = getenv(XENGPU_XL_ENV);
+        posix_spawn_file_actions_t fa;
+
+        if (!xl || !*xl) xl = "xl";
+        argv[0] = (char *)xl;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, to[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, from[1], 1);
+        fflush(NULL);
+        r = posix_spawnp(&pid, xl, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(to[0]), close(from[1]);
+        if (r) {
+            LOGE(o->lg, ERROR, r, "%s: cannot run %s", o->verb, xl);
+            close(to[1]), close(from[0]);
+            return -r;
+        }
+    }
+    o->xl_pid = pid;
+    journal(o, "receiving");
+    event_phase(o, XENGPU_PHASE_TRANSFER);
+    for (;;) {
+        struct pollfd p[2] = { { in_open ? 0 : -1, POLLIN, 0 },
+                               { from[0], POLLIN, 0 } };
+        ssize_t n;
+
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[0].revents) {
+            n = read(0, buf, sizeof(buf));
+            if (n <= 0 || write_all(to[1], buf, (size_t)n)) {
+                in_open = false;
+                close(to[1]);
+                to[1] = -1;
+            }
+        }
+        if (p[1].revents) {
+            char *at;
+
+            n = read(from[0], held + nheld, sizeof(held) - nheld);
+            if (n <= 0) break;
+            nheld += (size_t)n;
+            at = plugged ? NULL
+                         : memmem(held, nheld, xl_ready, sizeof(xl_ready));
+            if (at) {
+                event_phase(o, XENGPU_PHASE_RESTORE);
+                if (write_all(1, held, (size_t)(at - held)) || preflight(o)) {
+                    failed = true;
+                    break;
+                }
+                nheld -= (size_t)(at - held);
+                memmove(held, at, nheld);
+                plugged = true;
+                journal(o, "ready");
+            }
+            if (!plugged) {
+                /* Keep back only what may be the start of READY. */
+                size_t keep = partial_ready(held, nheld), out = nheld - keep;
+                if (write_all(1, held, out)) break;
+                memmove(held, held + out, keep);
+                nheld = keep;
+            } else {
+                if (write_all(1, held, nheld)) break;
+                nheld = 0;
+            }
+        }
+    }
+    if (failed) {
+        /* Withhold READY: the sender resumes its guest.  Our copy goes. */
+        close(1);
+        kill(pid, SIGTERM);
+    }
+    if (to[1] >= 0) close(to[1]);
+    close(from[0]);
+    r = wait_xl(pid);
+    return failed ? -EIO : r;
+}
+
+static bool incoming_journal_exists(struct op *o)
+{
+    char name[96];
+    bool yes;
+    int sfd;
+
+    if (xengpu_state_open(o->req->state_dir, o->lg, &sfd)) return false;
+    snprintf(name, sizeof(name), "ops/%s.in.json", o->uuid);
+    yes = !faccessat(sfd, name, F_OK, 0);
+    close(sfd);
+    return yes;
+}
+
+/* Read STATE/ops/UUID.in.json back: the name and the reserved cards. */
+static int load_incoming(struct op *o)
+{
+    const char *cpath[] = { "cards", NULL }, *npath[] = { "name", NULL };
+    char name[96], text[8192], err[128];
+    yajl_val root, cards, nm;
+    ssize_t len = -1;
+    int sfd, fd, r;
+    size_t i;
+
+    r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
+    if (r) return r;
+    snprintf(name, sizeof(name), "ops/%s.in.json", o->uuid);
+    fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) len = read(fd, text, sizeof(text) - 1);
+    if (fd >= 0) close(fd);
+    close(sfd);
+    if (len < 0) {
+        LOG(o->lg, ERROR,
+            "%s: no migration of domain %s was checked here (run `xengpu "
+            "migrate` from the source)",
+            o->verb, o->uuid);
+        return -ENOENT;
+    }
+    text[len] = '\0';
+    root = yajl_tree_parse(text, err, sizeof(err));
+    cards = root ? yajl_tree_get(root, cpath, yajl_t_array) : NULL;
+    nm = root ? yajl_tree_get(root, npath, yajl_t_string) : NULL;
+    if (!cards || !nm) {
+        yajl_tree_free(root);
+        LOG(o->lg, ERROR, "%s: damaged journal %s", o->verb, name);
+        return -EINVAL;
+    }
+    snprintf(o->name, sizeof(o->name), "%s", YAJL_GET_STRING(nm));
+    o->n = 0;
+    for (i = 0; i < YAJL_GET_ARRAY(cards)->len && i < MAX_CARDS; i++) {
+        yajl_val c = YAJL_GET_ARRAY(cards)->values[i];
+        xengpu_bdf b;
+
+        if (!YAJL_IS_STRING(c) || xengpu_bdf_parse(YAJL_GET_STRING(c), 0, &b))
+            continue;
+        snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", YAJL_GET_STRING(c));
+        o->cards[o->n] = xengpu_host_find_card(o->host, &b);
+        if (o->cards[o->n]) o->n++;
+    }
+    yajl_tree_free(root);
+    return 0;
+}
+
+/* STATE/ops/UUID.in.hdr, kept by the check. */
+static int load_header(struct op *o, xengpu_stream_hdr *h)
+{
+    char name[96], why[XENGPU_STREAM_WHYLEN], *buf;
+    struct stat st;
+    int sfd, fd, r;
+
+    r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
+    if (r) return r;
+    snprintf(name, sizeof(name), "ops/%s.in.hdr", o->uuid);
+    fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
+    close(sfd);
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > XENGPU_STREAM_MAX_JSON) {
+        if (fd >= 0) close(fd);
+        LOG(o->lg, ERROR, "%s: the header of domain %s is gone", o->verb,
+            o->uuid);
+        return -ENOENT;
+    }
+    buf = xengpu__xmalloc((size_t)st.st_size + 1);
+    if (read(fd, buf, (size_t)st.st_size) != st.st_size)
+        r = -EIO;
+    else
+        r = xengpu_stream_hdr_parse(buf, (size_t)st.st_size, h, why,
+                                    sizeof(why));
+    if (r)
+        LOG(o->lg, ERROR, "%s: ops/%s.in.hdr: bad header", o->verb, o->uuid);
+    free(buf);
+    close(fd);
+    return r;
+}
+
+static int receive_check(struct op *o)
+{
+    char why[XENGPU_STREAM_WHYLEN];
+    xengpu_stream_hdr h;
+    size_t i;
+    int r;
+
+    xengpu_stream_hdr_init(&h);
+    r = xengpu_stream_hdr_read(0, &h, why, sizeof(why), o->lg);
+    if (r)
+        LOG(o->lg, ERROR, "%s: the source sent a bad header: %s", o->verb,
+            why);
+    if (!r && strcmp(h.uuid, o->uuid)) {
+        LOG(o->lg, ERROR, "%s: the header is for domain %s, not %s", o->verb,
+            h.uuid, o->uuid);
+        r = -EINVAL;
+    }
+    if (!r) {
+        snprintf(o->name, sizeof(o->name), "%.64s", h.name);
+        r = choose(o, &h);
+    }
+    if (!r) r = event(o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_PRE, 0, NULL);
+    for (i = 0; i < o->n && !r; i++)
+        r = xengpu_reserve(&o->cards[i]->fns[0]->bdf, o->uuid,
+                           time(NULL) + RESERVE_SECONDS, o->lg);
+    if (!r) r = journal(o, "reserved");
+    if (!r) r = keep_header(o, &h);
+    if (!r) r = prepare_chosen(o);
+    if (r) {
+        release_prepared(o);
+        unreserve_all(o);
+        journal(o, NULL);
+        printf("refused\n");
+    } else {
+        printf("ok");
+        for (i = 0; i < o->n; i++)
+            printf(" %s", o->bdfs[i]);
+        printf("\n");
+    }
+    fflush(stdout);
+    xengpu_stream_hdr_dispose(&h);
+    return r;
+}
+
+/*
+ * The guest runs here: plug the reserved cards in (waiting up to a
+ * minute for xl to have renamed the domain and let it run), tell its
+ * agent, record its request, drop the reservation.
+ */
+static int receive_finish(struct op *o)
+{
+    xengpu_stream_hdr h;
+    libxl_dominfo info;
+    int r, i;
+
+    xengpu_stream_hdr_init(&h);
+    r = load_incoming(o);
+    if (!r) r = load_header(o, &h);
+    for (i = 0; !r && i < 600; i++) {
+        bool running = false;
+
+        if (!xengpu_xl_domid(o->xl, o->name, &o->domid)) {
+            libxl_dominfo_init(&info);
+            running =
+                !libxl_domain_info(xengpu__xl_ctx(o->xl), &info, o->domid) &&
+                !info.paused;
+            libxl_dominfo_dispose(&info);
+        }
+        if (running) break;
+        usleep(100000);
+    }
+    if (!r && i == 600) {
+        LOG(o->lg, ERROR, "%s: domain %s does not run here", o->verb, o->name);
+        r = -ENOENT;
+    }
+    if (!r) r = discover(o);
+    if (!r) r = load_incoming(o); /* the cards, seen again */
+    if (!r) {
+        event_phase(o, XENGPU_PHASE_PLUG);
+        r = plug_all(o);
+        if (r)
+            LOG(o->lg, ERROR,
+                "%s: domain %s runs here without its card%s; give it one: "
+                "`xengpu attach %s CARD`",
+                o->verb, o->name, o->n == 1 ? "" : "s", o->name);
+        else
+            record(o, &h);
+        event_phase(o, XENGPU_PHASE_COMMIT);
+    }
+    if (o->n) {
+        unreserve_all(o);
+        journal(o, NULL);
+    }
+    xengpu_stream_hdr_dispose(&h);
+    return r;
+}
+
+int xengpu_migrate_receive(const xengpu_save_req *req, const char *mode,
+                           xentoollog_logger *lg)
+{
+    struct op o;
+    int r;
+
+    op_init(&o, req, lg, "migrate-receive");
+    o.incoming = true;
+    o.domid = (uint32_t)-1;
+    if (!uuid_ok(req->uuid)) {
+        LOG(o.lg, ERROR, "migrate-receive: '%s' is not a domain UUID",
+            req->uuid ? req->uuid : "");
+        r = -EINVAL;
+        goto out;
+    }
+    snprintf(o.uuid, sizeof(o.uuid), "%s", req->uuid);
+    r = xengpu_xl_open(o.lg, false, &o.xl);
+    if (!r) r = discover(&o);
+    if (r) goto out;
+    if (!strcmp(mode, "check")) {
+        r = receive_check(&o);
+    } else if (!strcmp(mode, "incoming")) {
+        r = load_incoming(&o);
+        if (!r) r = relay(&o);
+        if (r) {
+            event_phase(&o, XENGPU_PHASE_ROLLBACK);
+            if (!incoming_domid(&o)) destroy(&o);
+            unreserve_all(&o);
+            journal(&o, NULL);
+        } else {
+            /* It runs here; `finish` from the source plugs the cards. */
+            journal(&o, "running");
+        }
+        event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_POST, r, NULL);
+    } else if (!strcmp(mode, "finish")) {
+        r = receive_finish(&o);
+        printf(r ? "failed\n" : "ok\n");
+        fflush(stdout);
+    } else if (!strcmp(mode, "cancel")) {
+        /* Nothing left to cancel when the incoming side undid itself. */
+        if (incoming_journal_exists(&o) && !load_incoming(&o)) {
+            unreserve_all(&o);
+            journal(&o, NULL);
+        }
+        printf("ok\n");
+        fflush(stdout);
+    } else {
+        LOG(o.lg, ERROR,
+            "migrate-receive: no mode '%s' (check, incoming, finish, "
+            "cancel)",
+            mode);
+        r = -EINVAL;
+    }
+out:
+    op_dispose(&o);
+    return r;
+}
+
 /* --- recover ---------------------------------------------------------- */
 
 static const char *jstr(yajl_val root, const char *key)
@@ -938,10 +1619,37 @@ static int recover_one(struct op *o, int sfd, const char *text)
                  YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
     }
     o->n = i;
-    if (!strcmp(op, "save") && xlpid && YAJL_IS_INTEGER(xlpid))
+    if ((!strcmp(op, "save") || !strcmp(op, "migrate")) && xlpid &&
+        YAJL_IS_INTEGER(xlpid))
         wait_gone((pid_t)YAJL_GET_INTEGER(xlpid));
     alive = name[0] && !xengpu_xl_domid(o->xl, name, &o->domid);
-    if (!strcmp(op, "save") && alive) {
+    if (!strcmp(op, "migrate")) {
+        /* By id: the migrated copy may run here under the same name. */
+        o->domid = (uint32_t)YAJL_GET_INTEGER(dom);
+        alive = YAJL_IS_INTEGER(dom) && domain_exists(o);
+    }
+    if (!strcmp(op, "migrate-receive")) {
+        /* xl's copy not yet let run is half-made; a running one is done. */
+        snprintf(o->name, sizeof(o->name), "%s", name);
+        if (!strcmp(phase, "running") && alive) {
+            if (!receive_finish(o))
+                LOG(o->lg, NOTICE,
+                    "recover: domain %s, migrated here, has its card%s", name,
+                    o->n == 1 ? "" : "s");
+        } else if (!incoming_domid(o)) {
+            destroy(o);
+            LOG(o->lg, NOTICE,
+                "recover: destroyed the half-received domain %s--incoming; "
+                "the source keeps the guest",
+                name);
+        }
+    } else if (!strcmp(op, "migrate") && !alive) {
+        LOG(o->lg, NOTICE,
+            "recover: domain %s left this host during its migration; its "
+            "cards are back in the pool (check that it runs at the "
+            "destination)",
+            name);
+    } else if ((!strcmp(op, "save") || !strcmp(op, "migrate")) && alive) {
         /* The guest still exists: wake it if a save left it suspended,
          * and give it back what was unplugged. */
         resume_if_suspended(o);
@@ -1000,9 +1708,12 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
     r = xengpu_xl_open(o.lg, false, &o.xl);
     while (!r && (de = readdir(d))) {
         size_t l = strlen(de->d_name);
-        if (l != XENGPU_UUID_STRLEN - 1 + 5 ||
+        if ((l != XENGPU_UUID_STRLEN - 1 + 5 &&
+             l != XENGPU_UUID_STRLEN - 1 + 8) ||
             strcmp(de->d_name + l - 5, ".json"))
             continue;
+        o.incoming = l == XENGPU_UUID_STRLEN - 1 + 8;
+        if (o.incoming && strcmp(de->d_name + 36, ".in.json")) continue;
         snprintf(o.uuid, sizeof(o.uuid), "%.36s", de->d_name);
         snprintf(name, sizeof(name), "ops/%s", de->d_name);
         fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
@@ -1012,7 +1723,8 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
         text[len] = '\0';
         n += recover_one(&o, sfd, text);
         unlinkat(sfd, name, 0);
-        snprintf(name, sizeof(name), "ops/%.36s.hdr", de->d_name);
+        snprintf(name, sizeof(name), "ops/%.36s%s.hdr", de->d_name,
+                 o.incoming ? ".in" : "");
         unlinkat(sfd, name, 0);
     }
     closedir(d);

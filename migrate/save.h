@@ -62,10 +62,60 @@ typedef struct xengpu_save_req {
     bool force;            /* unplug what the guest will not release */
     FILE *out;             /* progress, one line per phase */
     const xengpu_save_ops *ops;
+    /* migrate: */
+    const char *host;      /* the destination, as TRANSPORT takes it */
+    const char *transport; /* shell words run as TRANSPORT HOST COMMAND;
+                              NULL: "ssh" */
+    /* migrate-receive: */
+    const char *uuid; /* the migrating domain's UUID */
 } xengpu_save_req;
 
 int xengpu_save(const xengpu_save_req *req, xentoollog_logger *lg);
 int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg);
+
+/*
+ * Migration, by unplug and replug around `xl migrate`.
+ *
+ * xengpu_migrate() on the source host:
+ *   1. precheck here (the domain, its cards, gpu_migration, HVM: Debian's
+ *      Xen cannot live-migrate PV guests), then on HOST: runs
+ *      `TRANSPORT HOST xengpu migrate-receive check UUID` with the
+ *      stream header (migrate/stream.h) on its input; the receiver picks,
+ *      prepares and reserves a compatible card for each, or refuses:
+ *      then nothing here was touched;
+ *   2. reserve the cards here too, ask the agent, unplug;
+ *   3. `xl migrate -s "" DOMAIN "exec TRANSPORT HOST xengpu
+ *      migrate-receive incoming UUID"`: on HOST, xengpu runs `xl
+ *      migrate-receive` and relays its stream.  When xl has the domain
+ *      rebuilt (paused, before the sender's "go"), xengpu checks that
+ *      the reserved cards are still prepared and reserved; if not it
+ *      withholds xl's "ready": the sender's xl resumes the guest here,
+ *      and HOST destroys its copy;
+ *   4. `... migrate-receive finish UUID`: HOST plugs the reserved cards
+ *      into the guest once it runs there (an HVM guest given a card
+ *      while xl holds it paused never sees it), tells its agent and
+ *      records its request; this host's cards go back to its pool.  A
+ *      failure here leaves the guest running on HOST without its card,
+ *      said with what to do: there is no way back once xl said go.
+ *   On any failure before the go, the guest runs here with its cards
+ *   again, and HOST is told to drop its reservation.
+ *
+ * Progress is printed per phase, with the guest's time without its
+ * card.  Both sides journal (STATE/ops/UUID.json, UUID.in.json on the
+ * receiver) for xengpu_save_recover().
+ */
+int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg);
+
+/*
+ * The receiving side; REQ->uuid names the migration.  MODE "check"
+ * reads the header from standard input and answers one line on
+ * standard output: "ok BDF..." or "refused"; "incoming" relays `xl
+ * migrate-receive` between standard input and output; "finish" plugs
+ * the cards into the guest that runs and answers "ok" or "failed";
+ * "cancel" drops what "check" reserved.
+ */
+int xengpu_migrate_receive(const xengpu_save_req *req, const char *mode,
+                           xentoollog_logger *lg);
 
 /*
  * Finish or undo the saves and restores a crash interrupted, from their

@@ -40,6 +40,7 @@ struct cli {
     const char *domain; /* check --xenstore, events: --domain */
     const char *card;   /* events --card */
     bool follow;        /* events --follow */
+    const char *ssh;    /* migrate -s: the transport */
     xentoollog_logger *lg;
 };
 
@@ -58,6 +59,8 @@ static int cmd_release(struct cli *cli, int argc, char **argv);
 static int cmd_recover(struct cli *cli, int argc, char **argv);
 static int cmd_attach(struct cli *cli, int argc, char **argv);
 static int cmd_detach(struct cli *cli, int argc, char **argv);
+static int cmd_migrate(struct cli *cli, int argc, char **argv);
+static int cmd_migrate_receive(struct cli *cli, int argc, char **argv);
 static int cmd_create(struct cli *cli, int argc, char **argv);
 static int cmd_check(struct cli *cli, int argc, char **argv);
 static int cmd_events(struct cli *cli, int argc, char **argv);
@@ -106,6 +109,15 @@ static const struct verb verbs[] = {
       "restore a domain saved by `xengpu save`, plugging in for each of\n"
       "      its cards a free one its gpu_compat allows (the same one when\n"
       "      free); on failure nothing is left and FILE is unchanged" },
+    { "migrate", cmd_migrate,
+      "[-s COMMAND] [--timeout S] [--force] DOMAIN HOST",
+      "move the HVM DOMAIN with its cards to HOST, live: HOST reserves a\n"
+      "      compatible card first, the guest lets go of its own, xl\n"
+      "      migrate moves it, HOST plugs the reserved card in before the\n"
+      "      guest runs there; on any failure it runs here with its cards.\n"
+      "      -s replaces ssh (run as COMMAND HOST xengpu migrate-receive)" },
+    { "migrate-receive", cmd_migrate_receive, "check|incoming|finish|cancel UUID",
+      "the destination's side of migrate, run by it through ssh" },
     { "events", cmd_events,
       "[--json] [--follow] [--domain DOMAIN] [--card CARD]",
       "print the log of what xengpu did (prepare, release, attach,\n"
@@ -115,7 +127,8 @@ static const struct verb verbs[] = {
 
 static const struct option options[] = {
     { "sysfs-root", required_argument, NULL, 'r' },
-    { "state-dir", required_argument, NULL, 's' },
+    { "state-dir", required_argument, NULL, 'D' },
+    { "ssh", required_argument, NULL, 's' },
     { "json", no_argument, NULL, 'j' },
     { "verbose", no_argument, NULL, 'v' },
     { "force", no_argument, NULL, 'f' },
@@ -166,14 +179,17 @@ static int parse_options(struct cli *cli, int argc, char **argv,
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, stop_at_verb ? "+vh" : "vh", options,
+    while ((c = getopt_long(argc, argv, stop_at_verb ? "+vh" : "vhs:", options,
                             NULL)) != -1) {
         switch (c) {
         case 'r':
             cli->sysfs_root = optarg;
             break;
-        case 's':
+        case 'D':
             cli->state_dir = optarg;
+            break;
+        case 's':
+            cli->ssh = optarg;
             break;
         case 'j':
             cli->json = true;
@@ -996,6 +1012,46 @@ static int cmd_save(struct cli *cli, int argc, char **argv)
 static int cmd_restore(struct cli *cli, int argc, char **argv)
 {
     return save_restore(cli, argc, argv, false);
+}
+
+static int cmd_migrate(struct cli *cli, int argc, char **argv)
+{
+    xengpu_save_ops ops = { create_prepare, create_release, cli };
+    xengpu_save_req req = { .state_dir = cli->state_dir,
+                            .timeout = cli->timeout,
+                            .force = cli->force,
+                            .out = cli->out,
+                            .ops = &ops,
+                            .transport = cli->ssh };
+
+    if (argc != 2)
+        return bad_usage(cli, "migrate needs DOMAIN and HOST", NULL);
+    if (cli->json || cli->prepare || cli->dry_run)
+        return bad_usage(cli, "only -s, --timeout and --force apply to",
+                         "migrate");
+    if (check_intremap(cli)) return XENGPU_EXIT_FAIL;
+    req.domain = argv[0];
+    req.host = argv[1];
+    return xengpu_migrate(&req, cli->lg) ? XENGPU_EXIT_FAIL : XENGPU_EXIT_OK;
+}
+
+static int cmd_migrate_receive(struct cli *cli, int argc, char **argv)
+{
+    xengpu_save_ops ops = { create_prepare, create_release, cli };
+    /* Standard output is the migration's channel: progress to stderr. */
+    xengpu_save_req req = { .state_dir = cli->state_dir,
+                            .timeout = cli->timeout,
+                            .force = cli->force,
+                            .out = cli->err,
+                            .ops = &ops };
+
+    if (argc != 2)
+        return bad_usage(cli, "migrate-receive needs a mode and a UUID", NULL);
+    if (cli->json || cli->prepare || cli->dry_run || cli->ssh)
+        return bad_usage(cli, "no options apply to", "migrate-receive");
+    req.uuid = argv[1];
+    return xengpu_migrate_receive(&req, argv[0], cli->lg) ? XENGPU_EXIT_FAIL
+                                                          : XENGPU_EXIT_OK;
 }
 
 static volatile sig_atomic_t interrupted;

@@ -1,0 +1,98 @@
+# xengpu migrate of an HVM guest (qemu-xen in dom0) with a card, to this
+# very host (the transport drops the host name: both sides of the
+# migration run here, on the real hypervisor, xenstored, pciback and
+# xl), against real Xen:
+#   - a destination without a free compatible card refuses before the
+#     guest loses anything;
+#   - a destination whose reserved card was taken back from pciback
+#     behind xengpu's back withholds xl's "ready": xl resumes the guest
+#     here and xengpu gives its card back;
+#   - a good migration: the guest runs with the other card, its old one
+#     is back in the pool, nothing stays reserved.
+# timeout: 600
+. /mnt/share/lib.sh
+export XENGPU_STATE_DIR=/var/lib/xengpu
+OTHER=00000000-0000-4000-8000-0000000000aa
+
+# ssh to this host, for the test: drop the host name, run the rest.
+# With /tmp/sabotage, it first hands the reserved card back to dom0.
+cat >/tmp/local-ssh <<SH
+#!/bin/sh
+shift
+case "\$*" in *" incoming "*) [ -e /tmp/sabotage ] &&
+	xl pci-assignable-remove -r $AUD1 && xl pci-assignable-remove -r $GPU1 ;;
+esac
+exec "\$@"
+SH
+chmod +x /tmp/local-ssh
+reservations() { xenstore-list /xengpu/reserved 2>/dev/null | wc -l; }
+
+xengpu prepare $GPU1 >/dev/null 2>&1
+cp /root/hvm.cfg /tmp/hvm.cfg
+echo "gpu = [ \"$GPU0\" ]" >>/tmp/hvm.cfg
+mark
+check create-hvm-with-card xengpu create /tmp/hvm.cfg
+check_guest hvm-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 420
+
+# --- refused: the only other card is reserved for another guest -----------
+R=/xengpu/reserved/0000-02-00-0
+xenstore-write $R/uuid $OTHER $R/expires $(($(date +%s) + 600))
+xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/m.out 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "no free card on this host may replace" /tmp/m.out &&
+	grep -q "localhost cannot take domain hvm1" /tmp/m.out &&
+	xl pci-list hvm1 | grep -q "${GPU0#0000:}"; then
+	pass migrate-refused-before-unplug "$(grep -m1 'cannot take' /tmp/m.out | cut -c1-120)"
+else
+	fail migrate-refused-before-unplug "rc=$rc: $(tail -n 3 /tmp/m.out | tr '\n' ' ')"
+fi
+xenstore-rm $R
+[ "$(reservations)" = 0 ] && pass refusal-reserved-nothing ||
+	fail refusal-reserved-nothing "$(xenstore-ls /xengpu/reserved)"
+
+# --- the destination cannot plug: back here, with the card -----------------
+touch /tmp/sabotage
+mark
+t=$(now)
+timeout 400 xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/m.out 2>&1
+rc=$?
+rm -f /tmp/sabotage
+cat /tmp/m.out
+if [ $rc = 1 ] && grep -q "is no longer prepared and reserved for domain hvm1" /tmp/m.out &&
+	[ "$(xl list | grep -c hvm1)" = 1 ] && xl pci-list hvm1 | grep -q "${GPU0#0000:}"; then
+	pass migrate-plug-failure-rolls-back "$(elapsed $t)s"
+else
+	fail migrate-plug-failure-rolls-back "rc=$rc: $(tail -n 4 /tmp/m.out | tr '\n' ' ')"
+fi
+if [ "$(reservations)" = 0 ] && ! xl list hvm1--incoming >/dev/null 2>&1 &&
+	[ "$(card_json $GPU0 state)" = '"assigned"' ]; then
+	pass rollback-left-nothing
+else
+	fail rollback-left-nothing "reservations $(reservations), GPU0 $(card_json $GPU0 state)"
+fi
+xengpu prepare $GPU1 >/dev/null 2>&1
+
+# --- a good migration -------------------------------------------------------
+rm -f /var/log/xen/console/hvm1-serial.log
+mark
+t=$(now)
+timeout 400 xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/m.out 2>&1
+rc=$?
+took=$(elapsed $t)
+cat /tmp/m.out
+if [ $rc = 0 ] && [ "$(xl list | grep -c hvm1)" = 1 ] &&
+	xl pci-list hvm1 | grep -q "${GPU1#0000:}"; then
+	pass migrate-hvm-with-card "${took}s; $(grep -o 'without one for [0-9.]*s' /tmp/m.out)"
+else
+	fail migrate-hvm-with-card "rc=$rc: $(tail -n 4 /tmp/m.out | tr '\n' ' ')"
+fi
+check_guest migrated-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
+if [ "$(card_json $GPU0 state)" = '"prepared"' ] && [ "$(reservations)" = 0 ] &&
+	[ -z "$(ls $XENGPU_STATE_DIR/ops 2>/dev/null)" ]; then
+	pass old-card-back-in-pool
+else
+	fail old-card-back-in-pool "GPU0 $(card_json $GPU0 state), reservations $(reservations), ops: $(ls $XENGPU_STATE_DIR/ops)"
+fi
+n=$(xengpu events --json 2>/dev/null | grep -c '"kind":"migrate"')
+[ "$n" -ge 8 ] && pass migrate-phases-logged "$n migrate events" ||
+	fail migrate-phases-logged "$n migrate events"
