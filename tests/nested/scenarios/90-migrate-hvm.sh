@@ -96,3 +96,18 @@ fi
 n=$(xengpu events --json 2>/dev/null | grep -c '"kind":"migrate"')
 [ "$n" -ge 8 ] && pass migrate-phases-logged "$n migrate events" ||
 	fail migrate-phases-logged "$n migrate events"
+
+# --- examples/xengpu-evacuate moves every GPU guest, here hvm1 again -------
+rm -f /var/log/xen/console/hvm1-serial.log
+mark
+/mnt/share/examples/xengpu-evacuate -s /tmp/local-ssh localhost >/tmp/e.out 2>&1
+rc=$?
+cat /tmp/e.out
+if [ $rc = 0 ] && grep -q "1 guest(s) moved to localhost" /tmp/e.out &&
+	xl pci-list hvm1 | grep -q "${GPU0#0000:}" &&
+	[ "$(card_json $GPU1 state)" = '"prepared"' ]; then
+	pass evacuate-moves-gpu-guests
+else
+	fail evacuate-moves-gpu-guests "rc=$rc: $(tail -n 3 /tmp/e.out | tr '\n' ' ')"
+fi
+check_guest evacuated-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
