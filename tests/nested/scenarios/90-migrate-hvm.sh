@@ -60,9 +60,9 @@ rm -f /tmp/sabotage
 cat /tmp/m.out
 if [ $rc = 1 ] && grep -q "is no longer prepared and reserved for domain hvm1" /tmp/m.out &&
 	[ "$(xl list | grep -c hvm1)" = 1 ] && xl pci-list hvm1 | grep -q "${GPU0#0000:}"; then
-	pass migrate-plug-failure-rolls-back "$(elapsed $t)s"
+	pass migrate-card-gone-rolls-back "$(elapsed $t)s"
 else
-	fail migrate-plug-failure-rolls-back "rc=$rc: $(tail -n 4 /tmp/m.out | tr '\n' ' ')"
+	fail migrate-card-gone-rolls-back "rc=$rc: $(tail -n 4 /tmp/m.out | tr '\n' ' ')"
 fi
 if [ "$(reservations)" = 0 ] && ! xl list hvm1--incoming >/dev/null 2>&1 &&
 	[ "$(card_json $GPU0 state)" = '"assigned"' ]; then
