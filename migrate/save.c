@@ -1399,7 +1399,8 @@ static int receive_finish(struct op *o)
     int r, i;
 
     xengpu_stream_hdr_init(&h);
-    r = load_incoming(o);
+    r = o->host ? 0 : discover(o); /* recover has not looked yet */
+    if (!r) r = load_incoming(o);
     if (!r) r = load_header(o, &h);
     for (i = 0; !r && i < 600; i++) {
         bool running = false;
@@ -1604,8 +1605,9 @@ static int recover_one(struct op *o, int sfd, const char *text)
                  YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
     }
     o->n = i;
-    if ((!strcmp(op, "save") || !strcmp(op, "migrate")) && xlpid &&
-        YAJL_IS_INTEGER(xlpid))
+    if ((!strcmp(op, "save") || !strcmp(op, "migrate") ||
+         !strcmp(op, "migrate-receive")) &&
+        xlpid && YAJL_IS_INTEGER(xlpid))
         wait_gone((pid_t)YAJL_GET_INTEGER(xlpid));
     alive = name[0] && !xengpu_xl_domid(o->xl, name, &o->domid);
     if (!strcmp(op, "migrate")) {

@@ -111,3 +111,38 @@ else
 	fail evacuate-moves-gpu-guests "rc=$rc: $(tail -n 3 /tmp/e.out | tr '\n' ' ')"
 fi
 check_guest evacuated-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
+
+# --- kill -9 of xengpu migrate while xl migrates, then recover --------------
+# xl goes on without it and the guest moves, without its card (nobody
+# called finish); `xengpu recover` plugs the card the destination
+# reserved and puts the source's back in the pool.
+rm -f /var/log/xen/console/hvm1-serial.log
+mark
+xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/k.out 2>&1 &
+pid=$!
+i=0
+until grep -q '"phase":"migrating"' $XENGPU_STATE_DIR/ops/*-*[0-9a-f].json 2>/dev/null ||
+	[ $i -gt 600 ]; do
+	usleep 100000
+	i=$((i + 1))
+done
+kill -9 $pid
+wait $pid 2>/dev/null
+i=0
+while { pgrep -f "^xl migrate" || pgrep -f "xengpu migrate-receive"; } >/dev/null &&
+	[ $i -lt 120 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+xengpu recover >/tmp/r.out 2>&1
+rc=$?
+cat /tmp/k.out /tmp/r.out
+if [ $rc = 0 ] && [ "$(xl list | grep -c hvm1)" = 1 ] &&
+	xl pci-list hvm1 | grep -q "${GPU1#0000:}" &&
+	[ "$(card_json $GPU0 state)" = '"prepared"' ] && [ "$(reservations)" = 0 ] &&
+	[ -z "$(ls $XENGPU_STATE_DIR/ops 2>/dev/null)" ]; then
+	pass killed-migrate-recovered "killed in phase migrating; recover plugged $GPU1"
+else
+	fail killed-migrate-recovered "rc=$rc GPU0 $(card_json $GPU0 state) reservations $(reservations) ops: $(ls $XENGPU_STATE_DIR/ops 2>/dev/null | tr '\n' ' ') $(tail -n 2 /tmp/r.out | tr '\n' ' ')"
+fi
+check_guest recovered-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
