@@ -184,11 +184,10 @@ fail:
 /* --- xl through a pipe ---------------------------------------------------- */
 
 /*
- * Run xl ARGV (argv[0] is replaced by $XENGPU_XL or "xl") with its fd 3
- * the end CHILD_END of a pipe; *pid_r gets the child.
+ * Run xl ARGV (argv[0] is replaced by $XENGPU_XL or "xl"), its standard
+ * output OUT unless that is -1; *pid_r gets the child.
  */
-static int spawn_xl(char **argv, int child_end, pid_t *pid_r,
-                    xentoollog_logger *lg)
+static int spawn_xl(char **argv, int out, pid_t *pid_r, xentoollog_logger *lg)
 {
     const char *xl = getenv(XENGPU_XL_ENV);
     posix_spawn_file_actions_t fa;
@@ -197,7 +196,7 @@ static int spawn_xl(char **argv, int child_end, pid_t *pid_r,
     if (!xl || !*xl) xl = "xl";
     argv[0] = (char *)xl;
     posix_spawn_file_actions_init(&fa);
-    if (child_end >= 0) posix_spawn_file_actions_adddup2(&fa, child_end, 3);
+    if (out >= 0) posix_spawn_file_actions_adddup2(&fa, out, 1);
     fflush(NULL);
     r = posix_spawnp(pid_r, xl, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -578,6 +577,27 @@ static void op_dispose(struct op *o)
     xengpu_xl_close(o->xl);
 }
 
+/*
+ * What a save or a migration starts from: the domain, the cards it
+ * holds, its header; refused when the guest says it may not lose them.
+ */
+static int take_stock(struct op *o, xengpu_stream_hdr *h)
+{
+    int r = open_domain(o);
+
+    if (!r) r = discover(o);
+    if (!r) r = held_cards(o);
+    if (!r) r = fill_header(o, h);
+    if (!r && o->n && !h->unplug) {
+        LOG(o->lg, ERROR,
+            "%s: domain %s says gpu_migration = \"refuse\": it may not lose "
+            "its card; detach it yourself if the guest can do without",
+            o->verb, o->name);
+        r = -EPERM;
+    }
+    return r;
+}
+
 int xengpu_save(const xengpu_save_req *req, xentoollog_logger *lg)
 {
     xengpu_stream_hdr h;
@@ -587,17 +607,7 @@ int xengpu_save(const xengpu_save_req *req, xentoollog_logger *lg)
 
     op_init(&o, req, lg, "save");
     xengpu_stream_hdr_init(&h);
-    r = open_domain(&o);
-    if (!r) r = discover(&o);
-    if (!r) r = held_cards(&o);
-    if (!r) r = fill_header(&o, &h);
-    if (!r && o.n && !h.unplug) {
-        LOG(o.lg, ERROR,
-            "save: domain %s says gpu_migration = \"refuse\": it may not lose "
-            "its card; detach it yourself if the guest can do without",
-            o.name);
-        r = -EPERM;
-    }
+    r = take_stock(&o, &h);
     if (!r) r = event(&o, XENGPU_EVENT_SAVE, XENGPU_PHASE_PRE, 0, NULL);
     if (r) goto out;
     begun = true;
@@ -1024,10 +1034,7 @@ int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
         r = -EINVAL;
         goto out;
     }
-    r = open_domain(&o);
-    if (!r) r = discover(&o);
-    if (!r) r = held_cards(&o);
-    if (!r) r = fill_header(&o, &h);
+    r = take_stock(&o, &h);
     if (!r && !h.hvm) {
         LOG(o.lg, ERROR,
             "migrate: domain %s is a PV guest, and Debian's Xen 4.17 cannot "
@@ -1036,13 +1043,6 @@ int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
             "copy FILE to %s, `xengpu restore FILE` there",
             o.name, o.name, req->host);
         r = -EOPNOTSUPP;
-    }
-    if (!r && o.n && !h.unplug) {
-        LOG(o.lg, ERROR,
-            "migrate: domain %s says gpu_migration = \"refuse\": it may not "
-            "lose its card; detach it yourself if the guest can do without",
-            o.name);
-        r = -EPERM;
     }
     if (!r) r = event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_PRE, 0, NULL);
     if (r) goto out;
@@ -1188,23 +1188,11 @@ static int relay(struct op *o)
      * copy through xengpu cost a fifth of the migration in the nested bed.
      */
     if (pipe2(from, O_CLOEXEC) < 0) return -errno;
-    {
-        const char *xl = getenv(XENGPU_XL_ENV);
-        posix_spawn_file_actions_t fa;
-
-        if (!xl || !*xl) xl = "xl";
-        argv[0] = (char *)xl;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-        fflush(NULL);
-        r = posix_spawnp(&pid, xl, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        close(from[1]);
-        if (r) {
-            LOGE(o->lg, ERROR, r, "%s: cannot run %s", o->verb, xl);
-            close(from[0]);
-            return -r;
-        }
+    r = spawn_xl(argv, from[1], &pid, o->lg);
+    close(from[1]);
+    if (r) {
+        close(from[0]);
+        return r;
     }
     o->xl_pid = pid;
     journal(o, "receiving");
@@ -1399,13 +1387,13 @@ static int receive_finish(struct op *o)
     int r, i;
 
     xengpu_stream_hdr_init(&h);
-    r = o->host ? 0 : discover(o); /* recover has not looked yet */
+    r = discover(o);
     if (!r) r = load_incoming(o);
     if (!r) r = load_header(o, &h);
     for (i = 0; !r && i < 600; i++) {
         bool running = false;
 
-        if (!xengpu_xl_domid(o->xl, o->name, &o->domid)) {
+        if (!libxl_name_to_domid(xengpu__xl_ctx(o->xl), o->name, &o->domid)) {
             libxl_dominfo_init(&info);
             running =
                 !libxl_domain_info(xengpu__xl_ctx(o->xl), &info, o->domid) &&
@@ -1419,8 +1407,6 @@ static int receive_finish(struct op *o)
         LOG(o->lg, ERROR, "%s: domain %s does not run here", o->verb, o->name);
         r = -ENOENT;
     }
-    if (!r) r = discover(o);
-    if (!r) r = load_incoming(o); /* the cards, seen again */
     if (!r) {
         event_phase(o, XENGPU_PHASE_PLUG);
         r = plug_all(o);
@@ -1458,7 +1444,7 @@ int xengpu_migrate_receive(const xengpu_save_req *req, const char *mode,
     }
     snprintf(o.uuid, sizeof(o.uuid), "%s", req->uuid);
     r = xengpu_xl_open(o.lg, false, &o.xl);
-    if (!r) r = discover(&o);
+    if (!r && strcmp(mode, "finish")) r = discover(&o); /* finish: later */
     if (r) goto out;
     if (!strcmp(mode, "check")) {
         r = receive_check(&o);
