@@ -70,6 +70,7 @@ include xenstore-schema/module.mk
 include toolstack/module.mk
 include migrate/module.mk
 include stubdom/module.mk
+include guest/module.mk
 include tests/unit/module.mk
 include tests/fuzz/module.mk
 
@@ -244,6 +245,8 @@ install: all
 	$(foreach p,$(PROGRAMS),$(INSTALL) -D -m 0755 $(B)/bin/$(p) \
 		$(DESTDIR)$($(p)_INSTALLDIR)/$(p) &&) true
 	$(INSTALL) -D -m 0644 doc/xengpu.8 $(DESTDIR)$(MANDIR)/man8/xengpu.8
+	$(INSTALL) -D -m 0644 doc/xengpu-guest.8 \
+		$(DESTDIR)$(MANDIR)/man8/xengpu-guest.8
 	$(INSTALL) -D -m 0644 doc/xengpu.conf.5 \
 		$(DESTDIR)$(MANDIR)/man5/xengpu.conf.5
 

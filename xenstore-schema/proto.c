@@ -138,3 +138,19 @@ int xengpu_proto_parse_agent(const char *v, size_t len, unsigned *version_r)
     *version_r = n;
     return 0;
 }
+
+int xengpu_proto_format_response(uint32_t seq, xengpu_guest_answer answer,
+                                 const char *reason, char *buf, size_t size)
+{
+    int n;
+
+    if (seq == 0 || seq > XENGPU_PROTO_SEQ_MAX || (unsigned)answer > 2)
+        return -EINVAL;
+    if (answer != XENGPU_GUEST_REFUSED)
+        n = snprintf(buf, size, "%u %s", seq, answers[answer]);
+    else if (reason && reason_ok(reason, strlen(reason)))
+        n = snprintf(buf, size, "%u refused %s", seq, reason);
+    else
+        return -EINVAL;
+    return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}

@@ -44,7 +44,7 @@ typedef struct {
 int xengpu_proto_format_request(uint32_t seq, xengpu_guest_verb verb,
                                 char *buf, size_t size);
 
-/* The reverse, for the schema's grammar and tests.  0 or -EINVAL. */
+/* The reverse, for the guest's agent and tests.  0 or -EINVAL. */
 int xengpu_proto_parse_request(const char *v, size_t len, uint32_t *seq_r,
                                xengpu_guest_verb *verb_r);
 
@@ -56,6 +56,16 @@ int xengpu_proto_parse_request(const char *v, size_t len, uint32_t *seq_r,
  */
 int xengpu_proto_parse_response(const char *v, size_t len,
                                 xengpu_guest_response *r);
+
+/*
+ * The guest's answer into BUF (SIZE bytes): "SEQ released", "SEQ done"
+ * or, for XENGPU_GUEST_REFUSED, "SEQ refused REASON".  Returns its
+ * length, -EINVAL for a bad SEQ or a REASON the grammar above refuses,
+ * -ENOSPC when BUF is short.
+ */
+int xengpu_proto_format_response(uint32_t seq, xengpu_guest_answer answer,
+                                 const char *reason, char *buf,
+                                 size_t size);
 
 /* The agent's version: a decimal 1..9999.  0 or -EINVAL. */
 int xengpu_proto_parse_agent(const char *v, size_t len, unsigned *version_r);

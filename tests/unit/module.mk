@@ -173,3 +173,11 @@ test-save_SRCS := tests/unit/test-save.c $(libxengpu_SRCS) $(libxengpu-xs_SRCS) 
 	$(libxengpu-pciback_SRCS) pciback-helper/libxl-compat.c \
 	pciback-helper/state.c
 test-save_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
+
+# xengpu-guest: hooks on a temporary directory, the card's drivers on a
+# fake sysfs tree, the protocol on the fake store, acting as a guest.
+UNIT_TESTS += test-guest
+test-guest_SRCS := tests/unit/test-guest.c $(FAKE_XS_SRCS) \
+	$(xengpu-guest_SRCS_CORE)
+test-guest_WRAP := $(FAKE_XS_WRAP)
+test-guest_LDLIBS := -lxenstore

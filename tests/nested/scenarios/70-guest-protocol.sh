@@ -1,7 +1,9 @@
 # The guest cooperation protocol (xenstore-schema/schema) against real
-# Xen, real xenstored and the real agent (examples/xengpu-guest-agent)
-# in a PV guest: attach tells the agent, detach asks it; a refusal keeps
-# the card, --force overrides it, a silent agent costs only the timeout.
+# Xen, real xenstored and the real agent (xengpu-guest, guest/) in a PV
+# guest: attach tells the agent, detach asks it, its hooks run in order
+# (release: 10-first, 50-test, 90-last; plugged: the reverse); a refusal
+# keeps the card and undoes the hooks that ran, --force overrides it, a
+# silent agent costs only the timeout.
 # Then a hostile guest writes garbage, oversized values and thousands of
 # nodes into its protocol nodes and answers with garbage: dom0 logs a
 # few lines, never waits past its deadline, stays healthy, the store
@@ -17,6 +19,22 @@ guestcfg() { # NAME AGENT
 	sed "s/^name = .*/name = \"$1\"/; s/^extra = \"\(.*\)\"/extra = \"\1 xengpu_agent=$2\"/" \
 		/root/pv.cfg >/tmp/$1.cfg
 }
+# NAME PATTERN...: the guest console shows the patterns since the mark,
+# each first seen after the one before, and the NOT pattern not at all.
+in_order() {
+	local name=$1 last=0 n p
+	shift
+	for p in "$@"; do
+		n=$(since | grep -n -- "$p" | head -n 1 | cut -d: -f1)
+		if [ -z "$n" ] || [ "$n" -le "$last" ]; then
+			fail "$name" "'$p' missing or out of order: $(since | grep -E 'DOMU-(HOOK|AGENT)' | tr '\n' ' ' | cut -c1-300)"
+			return 1
+		fi
+		last=$n
+	done
+	pass "$name" "$*"
+}
+
 guestcfg agent1 yes
 guestcfg hostile1 hostile
 
@@ -40,6 +58,9 @@ mark
 # which takes many seconds under TCG: give it a minute, not the default 10.
 check attach-with-agent xengpu attach --timeout 60 agent1 $GPU0
 check_guest agent-hears-plugged "DOMU-AGENT: plugged" 30
+waitfor "DOMU-HOOK: 10-first plugged" 30 >/dev/null
+in_order plugged-hooks-in-reverse "DOMU-HOOK: 90-last plugged" \
+	"DOMU-AGENT: plugged" "DOMU-HOOK: 10-first plugged"
 resp=$(xenstore-read $D/xengpu/response 2>/dev/null)
 case $resp in
 [1-9]*" done") pass agent-answers-done "response '$resp'" ;;
@@ -64,6 +85,14 @@ else
 fi
 # The agent answers one request at a time: let it finish before the next.
 waitfor "DOMU-AGENT: release finished" 60 >/dev/null
+waitfor "DOMU-HOOK: 10-first plugged undo" 30 >/dev/null
+in_order refusal-undoes-hooks "DOMU-HOOK: 10-first release" \
+	"DOMU-AGENT: release finished (refused)" "DOMU-HOOK: 10-first plugged undo" &&
+	if since | grep -q "DOMU-HOOK: 90-last release"; then
+		fail refusal-stops-later-hooks "90-last ran after the refusal"
+	else
+		pass refusal-stops-later-hooks
+	fi
 mark
 xengpu detach --force agent1 $GPU0 >/tmp/d.out 2>&1
 rc=$?
@@ -119,6 +148,8 @@ case $rc/$resp in
 *) fail detach-agent-releases "rc=$rc response '$resp': $(head -n 2 /tmp/d.out | tr '\n' ' ')" ;;
 esac
 check_guest agent-hears-release "DOMU-AGENT: release" 10
+in_order release-hooks-in-order "DOMU-HOOK: 10-first release" \
+	"DOMU-AGENT: release finished" "DOMU-HOOK: 90-last release"
 if xengpu check --xenstore --domain agent1 >/tmp/v.out 2>&1; then
 	pass validator-passes-agent-guest "$(tail -n 1 /tmp/v.out)"
 else
