@@ -14,11 +14,13 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <xenctrl.h>
 #include <xenstore.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -62,6 +64,7 @@ struct op {
     struct timespec t0;
     pid_t xl_pid;  /* the running xl save or migrate, for recover */
     bool incoming; /* migrate-receive: journal in UUID.in.json */
+    int lock_fd;   /* ops/UUID[.in].lock, flock'ed while we work on it */
 };
 
 static double since(const struct timespec *t0)
@@ -117,6 +120,66 @@ static int event(struct op *o, xengpu_event_kind kind, xengpu_event_phase ph,
 #define GEN_STR(g, s) \
     yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
+/*
+ * STATE/ops/UUID[.in].lock, held (flock) by the process working on the
+ * operation, so that `recover` leaves alone what still runs; the kernel
+ * drops it when that process dies, however it dies.  Our pid is in it,
+ * for the message.  0, -EBUSY when another process holds it, or -errno.
+ */
+static int op_lock(struct op *o, int sfd, xentoollog_level busy_level)
+{
+    char name[96], pid[16] = "";
+    int fd, n;
+
+    if (o->lock_fd >= 0) return 0;
+    if (mkdirat(sfd, "ops", 0700) < 0 && errno != EEXIST) return -errno;
+    snprintf(name, sizeof(name), "ops/%s%s.lock", o->uuid,
+             o->incoming ? ".in" : "");
+    fd = openat(sfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        xengpu__log(o->lg, busy_level, -1,
+                    "%s: the %s of domain %s is in the hands of pid %s%s",
+                    o->verb, o->incoming ? "incoming migration" : "operation",
+                    o->uuid, pid[0] ? pid : "?",
+                    busy_level == XTL_ERROR ? "" : "; left alone");
+        close(fd);
+        return -EBUSY;
+    }
+    n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
+        /* only the message above would lack it */
+    }
+    o->lock_fd = fd;
+    return 0;
+}
+
+static void op_unlock(struct op *o, int sfd)
+{
+    char name[96];
+
+    if (o->lock_fd < 0) return;
+    snprintf(name, sizeof(name), "ops/%s%s.lock", o->uuid,
+             o->incoming ? ".in" : "");
+    unlinkat(sfd, name, 0);
+    close(o->lock_fd);
+    o->lock_fd = -1;
+}
+
+/* Take the operation's lock before touching a journal another wrote. */
+static int lock_now(struct op *o)
+{
+    int sfd, r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
+
+    if (r) return r;
+    r = op_lock(o, sfd, XTL_ERROR);
+    close(sfd);
+    return r;
+}
+
 /* STATE/ops/UUID.json: {"op","phase","domid","name","file","cards"}. */
 static int journal(struct op *o, const char *phase)
 {
@@ -136,8 +199,13 @@ static int journal(struct op *o, const char *phase)
         snprintf(name, sizeof(name), "ops/%s%s.hdr", o->uuid,
                  o->incoming ? ".in" : "");
         unlinkat(sfd, name, 0);
+        op_unlock(o, sfd);
         close(sfd);
         return 0;
+    }
+    if ((r = op_lock(o, sfd, XTL_ERROR))) {
+        close(sfd);
+        return r;
     }
     g = yajl_gen_alloc(NULL);
     if (!g) xengpu__oom();
@@ -154,6 +222,13 @@ static int journal(struct op *o, const char *phase)
     GEN_STR(g, o->req->file ? o->req->file : "");
     GEN_STR(g, "xl_pid");
     yajl_gen_integer(g, o->xl_pid);
+    if (!o->incoming && o->req->host) {
+        /* recover at the source tells the destination */
+        GEN_STR(g, "host");
+        GEN_STR(g, o->req->host);
+        GEN_STR(g, "transport");
+        GEN_STR(g, o->req->transport ? o->req->transport : "");
+    }
     GEN_STR(g, "cards");
     yajl_gen_array_open(g);
     for (i = 0; i < o->n; i++)
@@ -185,9 +260,10 @@ fail:
 
 /*
  * Run xl ARGV (argv[0] is replaced by $XENGPU_XL or "xl"), its standard
- * output OUT unless that is -1; *pid_r gets the child.
+ * output OUT and its fd 3 FD3 unless they are -1; *pid_r gets the child.
  */
-static int spawn_xl(char **argv, int out, pid_t *pid_r, xentoollog_logger *lg)
+static int spawn_xl3(char **argv, int out, int fd3, pid_t *pid_r,
+                     xentoollog_logger *lg)
 {
     const char *xl = getenv(XENGPU_XL_ENV);
     posix_spawn_file_actions_t fa;
@@ -197,11 +273,17 @@ static int spawn_xl(char **argv, int out, pid_t *pid_r, xentoollog_logger *lg)
     argv[0] = (char *)xl;
     posix_spawn_file_actions_init(&fa);
     if (out >= 0) posix_spawn_file_actions_adddup2(&fa, out, 1);
+    if (fd3 >= 0) posix_spawn_file_actions_adddup2(&fa, fd3, 3);
     fflush(NULL);
     r = posix_spawnp(pid_r, xl, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (r) LOGE(lg, ERROR, r, "cannot run %s", xl);
     return -r;
+}
+
+static int spawn_xl(char **argv, int out, pid_t *pid_r, xentoollog_logger *lg)
+{
+    return spawn_xl3(argv, out, -1, pid_r, lg);
 }
 
 static int wait_xl(pid_t pid)
@@ -309,12 +391,41 @@ static void read_choices(struct op *o, xengpu_stream_hdr *h)
 /* --- save -------------------------------------------------------------- */
 
 /* Put the unplugged cards back into the guest and tell its agent. */
+/*
+ * A live migration that broke mid-stream can leave the guest in
+ * log-dirty mode (nested bed: the destination died, libxl's save helper
+ * with it, before libxc's cleanup turned it off), and Xen then refuses
+ * to assign it a device (EXDEV, "Invalid cross-device link").  Turn it
+ * off before giving the cards back; harmless when it is off.  HVM only:
+ * Debian's Xen has no shadow paging, so no PV log-dirty to undo.
+ */
+static void logdirty_off(struct op *o)
+{
+    libxl_dominfo info;
+    xc_interface *xch;
+    bool hvm;
+
+    libxl_dominfo_init(&info);
+    hvm = !libxl_domain_info(xengpu__xl_ctx(o->xl), &info, o->domid) &&
+          info.domain_type == LIBXL_DOMAIN_TYPE_HVM;
+    libxl_dominfo_dispose(&info);
+    if (!hvm || !(xch = xc_interface_open(o->lg, o->lg, 0))) return;
+    if (xc_shadow_control(xch, o->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0))
+        LOGE(o->lg, WARN, errno,
+             "%s: cannot turn log-dirty mode off for domain %s", o->verb,
+             o->name);
+    xc_interface_close(xch);
+}
+
 static void replug(struct op *o)
 {
     size_t i;
     int r;
 
-    if (o->unplugged) discover(o); /* their state is "prepared" again */
+    if (o->unplugged) {
+        discover(o); /* their state is "prepared" again */
+        logdirty_off(o);
+    }
     for (i = 0; i < o->unplugged; i++) {
         xengpu_bdf b = o->cards[i]->fns[0]->bdf;
         const xengpu_card *c = xengpu_host_find_card(o->host, &b);
@@ -561,6 +672,7 @@ static void op_init(struct op *o, const xengpu_save_req *req,
     xengpu_events_config cfg;
 
     memset(o, 0, sizeof(*o));
+    o->lock_fd = -1;
     o->req = req;
     o->lg = lg ? lg : xengpu__logger_default();
     o->verb = verb;
@@ -572,6 +684,7 @@ static void op_init(struct op *o, const xengpu_save_req *req,
 
 static void op_dispose(struct op *o)
 {
+    if (o->lock_fd >= 0) close(o->lock_fd); /* the journal stays: recover */
     xengpu_events_close(o->ev);
     xengpu_host_free(o->host);
     xengpu_xl_close(o->xl);
@@ -1013,6 +1126,123 @@ static int run_migrate(struct op *o)
     return r;
 }
 
+/* xl's migration protocol (tools/xl/xl.h), around the stream. */
+static const char xl_banner[] =
+    "xl migration receiver ready, send binary domain data.\n";
+static const char xl_go[] = "domain is yours, you are cleared to unpause";
+static const char xl_report[] = "my copy unpause results are as follows";
+
+/* Read exactly LEN bytes from FD: 0 when they are WANT. */
+static int expect(int fd, const char *want, size_t len)
+{
+    char buf[128];
+    size_t got = 0;
+    ssize_t n;
+
+    if (len > sizeof(buf)) return -EINVAL;
+    while (got < len) {
+        n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -EIO;
+        got += (size_t)n;
+    }
+    return memcmp(buf, want, len) ? -EPROTO : 0;
+}
+
+/*
+ * After the go: did the destination's copy start?  0 yes, -EIO it says
+ * no (and destroyed it), -EPROTO when it does not say.
+ */
+static int read_report(struct op *o, int from)
+{
+    char rc = 1;
+
+    if (expect(from, xl_report, sizeof(xl_report)) || read(from, &rc, 1) != 1)
+        return -EPROTO;
+    if (rc)
+        LOG(o->lg, ERROR, "migrate: %s could not start domain %s",
+            o->req->host, o->name);
+    return rc ? -EIO : 0;
+}
+
+/*
+ * A PV guest moves cold: Debian's Xen cannot track a PV guest's dirty
+ * memory (no shadow paging), so `xl migrate` fails for it.  xengpu
+ * speaks the sender's side of xl's migration protocol itself around a
+ * non-live `xl save -p`, whose output is byte for byte what xl migrate
+ * sends (the xl header, then libxl's stream), so the destination runs
+ * the same `migrate-receive incoming` as for a live migration (xl writes
+ * into /proc/self/fd/3: a dom0 without udev has no /dev/fd).  Until
+ * the go the guest stays here, paused; any failure before it unpauses
+ * it.  After the go there is no way back.
+ */
+static int run_cold(struct op *o)
+{
+    char dom[16], away[96], *rune = rune_for(o, "incoming");
+    char *argv[] = { NULL, "save", "-p", dom, "/proc/self/fd/3", NULL };
+    libxl_ctx *ctx = xengpu__xl_ctx(o->xl);
+    bool paused = false, renamed = false;
+    struct timespec t_pause;
+    int to = -1, from = -1, r;
+    pid_t sh, pid;
+
+    snprintf(dom, sizeof(dom), "%u", o->domid);
+    snprintf(away, sizeof(away), "%s--migratedaway", o->name);
+    r = spawn_sh(o, rune, &to, &from, &sh);
+    free(rune);
+    if (r) return r;
+    if ((r = expect(from, xl_banner, sizeof(xl_banner) - 1)))
+        LOG(o->lg, ERROR, "migrate: %s did not start xl migrate-receive",
+            o->req->host);
+    clock_gettime(CLOCK_MONOTONIC, &t_pause); /* xl save suspends first */
+    if (!r) r = spawn_xl3(argv, -1, to, &pid, o->lg);
+    if (!r) {
+        o->xl_pid = pid;
+        journal(o, "migrating");
+        r = wait_xl(pid);
+        paused = !r;
+        if (r)
+            LOG(o->lg, ERROR, "migrate: xl save of domain %s failed", o->name);
+    }
+    if (!r && (r = expect(from, xl_ready, sizeof(xl_ready))))
+        LOG(o->lg, ERROR,
+            "migrate: %s did not take domain %s (its log says why)",
+            o->req->host, o->name);
+    /* Its copy takes the name: ours steps aside, as xl migrate's does.
+     * From the "go" phase on, recover must not wake ours. */
+    if (!r) r = journal(o, "go");
+    if (!r) r = libxl_domain_rename(ctx, o->domid, o->name, away) ? -EIO : 0;
+    renamed = !r;
+    if (!r) r = write_all(to, xl_go, sizeof(xl_go));
+    if (!r) r = read_report(o, from);
+    if (!r) {
+        say(o, "domain %s runs on %s; it was paused for %.1fs", o->name,
+            o->req->host, since(&t_pause));
+        if (libxl_domain_destroy(ctx, o->domid, NULL))
+            LOG(o->lg, ERROR,
+                "migrate: could not destroy %s here; `xl "
+                "destroy %s`",
+                away, away);
+    } else if (r == -EPROTO && renamed) {
+        LOG(o->lg, ERROR,
+            "migrate: %s did not say whether domain %s started there; it "
+            "stays here, paused, as %s: if it runs on %s, `xl destroy %s`; "
+            "if not, `xl rename %s %s` and `xl unpause %s`",
+            o->req->host, o->name, away, o->req->host, away, away, o->name,
+            o->name);
+    } else {
+        if (renamed && libxl_domain_rename(ctx, o->domid, away, o->name))
+            LOG(o->lg, ERROR, "migrate: cannot rename %s back to %s", away,
+                o->name);
+        if (paused) libxl_domain_unpause(ctx, o->domid, NULL);
+        if (r == -EPROTO) r = -EIO; /* before the go: a plain failure */
+    }
+    close(to);
+    close(from);
+    wait_xl(sh);
+    return r;
+}
+
 int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
 {
     char reply[512];
@@ -1035,15 +1265,6 @@ int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
         goto out;
     }
     r = take_stock(&o, &h);
-    if (!r && !h.hvm) {
-        LOG(o.lg, ERROR,
-            "migrate: domain %s is a PV guest, and Debian's Xen 4.17 cannot "
-            "live-migrate PV guests (built without shadow paging, which "
-            "log-dirty needs for them); move it cold: `xengpu save %s FILE`, "
-            "copy FILE to %s, `xengpu restore FILE` there",
-            o.name, o.name, req->host);
-        r = -EOPNOTSUPP;
-    }
     if (!r) r = event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_PRE, 0, NULL);
     if (r) goto out;
     begun = true;
@@ -1066,8 +1287,14 @@ int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
     if (!r) r = unplug_all(&o);
     if (!r) {
         event_phase(&o, XENGPU_PHASE_TRANSFER);
-        say(&o, "sending domain %s to %s", o.name, req->host);
-        r = run_migrate(&o);
+        say(&o, "sending domain %s to %s%s", o.name, req->host,
+            h.hvm ? "" : " (PV: cold, paused here until it runs there)");
+        r = h.hvm ? run_migrate(&o) : run_cold(&o);
+    }
+    if (r == -EPROTO && !h.hvm) {
+        /* No way to tell where it runs: keep everything as it is. */
+        journal(&o, NULL);
+        goto out;
     }
     if (r) {
         event_phase(&o, XENGPU_PHASE_ROLLBACK);
@@ -1119,6 +1346,8 @@ out:
 }
 
 /* --- migrate-receive ------------------------------------------------------ */
+
+static void wait_gone(pid_t pid);
 
 /* The domain xl migrate-receive builds: NAME--incoming. */
 static int incoming_domid(struct op *o)
@@ -1255,8 +1484,9 @@ static bool incoming_journal_exists(struct op *o)
 static int load_incoming(struct op *o)
 {
     const char *cpath[] = { "cards", NULL }, *npath[] = { "name", NULL };
+    const char *ppath[] = { "xl_pid", NULL };
     char name[96], text[8192], err[128];
-    yajl_val root, cards, nm;
+    yajl_val root, cards, nm, pid;
     ssize_t len = -1;
     int sfd, fd, r;
     size_t i;
@@ -1285,6 +1515,8 @@ static int load_incoming(struct op *o)
         return -EINVAL;
     }
     snprintf(o->name, sizeof(o->name), "%s", YAJL_GET_STRING(nm));
+    pid = yajl_tree_get(root, ppath, yajl_t_number);
+    o->xl_pid = pid && YAJL_IS_INTEGER(pid) ? (pid_t)YAJL_GET_INTEGER(pid) : 0;
     o->n = 0;
     for (i = 0; i < YAJL_GET_ARRAY(cards)->len && i < MAX_CARDS; i++) {
         yajl_val c = YAJL_GET_ARRAY(cards)->values[i];
@@ -1462,12 +1694,24 @@ int xengpu_migrate_receive(const xengpu_save_req *req, const char *mode,
         }
         event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_POST, r, NULL);
     } else if (!strcmp(mode, "finish")) {
-        r = receive_finish(&o);
+        r = lock_now(&o);
+        if (!r && !incoming_journal_exists(&o)) {
+            /* Nothing left: `recover` here already finished it. */
+            LOG(o.lg, NOTICE, "migrate-receive: nothing to finish for %s",
+                o.uuid);
+            journal(&o, NULL); /* drops the lock */
+        } else if (!r)
+            r = receive_finish(&o);
         printf(r ? "failed\n" : "ok\n");
         fflush(stdout);
     } else if (!strcmp(mode, "cancel")) {
         /* Nothing left to cancel when the incoming side undid itself. */
-        if (incoming_journal_exists(&o) && !load_incoming(&o)) {
+        if (incoming_journal_exists(&o) && !lock_now(&o) &&
+            !load_incoming(&o)) {
+            /* The receiving side died before undoing itself: its xl
+             * may still be finishing; then no half-made copy stays. */
+            wait_gone(o.xl_pid);
+            if (!incoming_domid(&o)) destroy(&o);
             unreserve_all(&o);
             journal(&o, NULL);
         }
@@ -1514,6 +1758,19 @@ static void resume_if_suspended(struct op *o)
     libxl_dominfo_dispose(&info);
 }
 
+/* A cold migration killed before its go left the guest paused here. */
+static void unpause_if_paused(struct op *o)
+{
+    libxl_ctx *ctx = xengpu__xl_ctx(o->xl);
+    libxl_dominfo info;
+
+    libxl_dominfo_init(&info);
+    if (!libxl_domain_info(ctx, &info, o->domid) && info.paused &&
+        !libxl_domain_unpause(ctx, o->domid, NULL))
+        LOG(o->lg, NOTICE, "recover: domain %s runs here again", o->name);
+    libxl_dominfo_dispose(&info);
+}
+
 /* Wait (up to 10 minutes) for an xl save the killed xengpu left running. */
 static void wait_gone(pid_t pid)
 {
@@ -1557,6 +1814,73 @@ static bool finish_save(struct op *o, int sfd, const char *file)
             o->name, file);
     free(tmp);
     return done;
+}
+
+/*
+ * A migration's source recovered: the destination (host and transport
+ * from the journal ROOT) drops its reservation and half-received copy
+ * ("cancel": the guest is back here) or plugs the guest's cards
+ * ("finish": the guest left).  Both are harmless when the destination
+ * has nothing left to do.
+ */
+static int tell_destination(struct op *o, yajl_val root, const char *mode)
+{
+    const xengpu_save_req *was = o->req;
+    xengpu_save_req req = *o->req;
+    char reply[512];
+    int r;
+
+    req.host = jstr(root, "host");
+    req.transport = jstr(root, "transport");
+    if (!req.host || !host_ok(req.host)) return -ENOENT;
+    if (req.transport && !*req.transport) req.transport = NULL;
+    o->req = &req;
+    r = remote(o, mode, NULL, reply, sizeof(reply));
+    if (r)
+        LOG(o->lg, WARN,
+            "recover: %s did not confirm the %s of the migration of "
+            "domain %s (%s); run `xengpu recover` there",
+            req.host, mode, o->name, reply[0] ? reply : "no answer");
+    else
+        LOG(o->lg, NOTICE, "recover: %s confirmed the %s of domain %s",
+            req.host, mode, o->name);
+    o->req = was;
+    return r;
+}
+
+/*
+ * Our copy of a migrating guest stepped aside (xl, and xengpu for a cold
+ * migration, rename it NAME--migratedaway just before the go): the
+ * destination may run the guest.  Never wake it; ask the destination
+ * to finish: if the guest runs there, our copy is a leftover.
+ */
+static bool stepped_aside(struct op *o, const char *name)
+{
+    char *now = libxl_domid_to_name(xengpu__xl_ctx(o->xl), o->domid);
+    char *away = xengpu__xasprintf("%s--migratedaway", name);
+    bool yes = now && !strcmp(now, away);
+
+    free(now);
+    free(away);
+    return yes;
+}
+
+static void settle_stepped_aside(struct op *o, yajl_val root, const char *name)
+{
+    if (!tell_destination(o, root, "finish")) {
+        destroy(o);
+        LOG(o->lg, NOTICE,
+            "recover: domain %s runs at its destination; destroyed its "
+            "leftover copy %s--migratedaway here",
+            name, name);
+        return;
+    }
+    LOG(o->lg, ERROR,
+        "recover: domain %s (id %u) was handed to its destination, which "
+        "may run it: check there; if it runs there, `xl destroy %u` here; "
+        "if not, `xl rename %u %s`, `xl unpause %s` and give it its "
+        "cards",
+        name, o->domid, o->domid, o->domid, name, name);
 }
 
 /* Undo one interrupted operation whose journal is TEXT. */
@@ -1616,22 +1940,39 @@ static int recover_one(struct op *o, int sfd, const char *text)
                 "the source keeps the guest",
                 name);
         }
+    } else if (!strcmp(op, "migrate") && alive &&
+               (!strcmp(phase, "go") || stepped_aside(o, name))) {
+        settle_stepped_aside(o, root, name);
     } else if (!strcmp(op, "migrate") && !alive) {
         LOG(o->lg, NOTICE,
             "recover: domain %s left this host during its migration; its "
-            "cards are back in the pool (check that it runs at the "
-            "destination)",
+            "cards are back in the pool",
             name);
+        (void)tell_destination(o, root, "finish");
     } else if ((!strcmp(op, "save") || !strcmp(op, "migrate")) && alive) {
-        /* The guest still exists: wake it if a save left it suspended,
-         * and give it back what was unplugged. */
+        /* The guest still exists: wake it if a save left it suspended
+         * (or a cold migration paused), and give back what was unplugged. */
         resume_if_suspended(o);
+        if (!strcmp(op, "migrate")) {
+            unpause_if_paused(o);
+            logdirty_off(o);
+        }
         discover(o);
         for (i = 0; i < o->n; i++) {
             xengpu_bdf b;
             const xengpu_card *c = xengpu_bdf_parse(o->bdfs[i], 0, &b)
                                        ? NULL
                                        : xengpu_host_find_card(o->host, &b);
+            /* Killed while libxl removed it: libxl still lists what QEMU
+             * may have dropped (nested bed: the next unplug failed with
+             * "Device 'pci-pt-02_00.1' not found").  Finish the remove,
+             * forced, and plug the card in whole again. */
+            if (c && c->state == XENGPU_CARD_ASSIGNED &&
+                !strcmp(phase, "unplug") &&
+                !xengpu_xl_detach(o->xl, o->domid, c, timeout_of(o), true)) {
+                discover(o);
+                c = xengpu_host_find_card(o->host, &b);
+            }
             if (c && c->state == XENGPU_CARD_PREPARED &&
                 !xengpu_xl_attach(o->xl, o->domid, c))
                 LOG(o->lg, NOTICE, "recover: card %s back in domain %s",
@@ -1640,6 +1981,7 @@ static int recover_one(struct op *o, int sfd, const char *text)
         tmp = xengpu__xasprintf("%s.tmp", file);
         unlink(tmp);
         free(tmp);
+        if (!strcmp(op, "migrate")) (void)tell_destination(o, root, "cancel");
     } else if (!strcmp(op, "restore") && alive) {
         /* Half restored: nothing half-made stays; the file is intact. */
         destroy(o);
@@ -1656,6 +1998,53 @@ static int recover_one(struct op *o, int sfd, const char *text)
     unreserve_all(o);
     yajl_tree_free(root);
     return 1;
+}
+
+#define AWAIT_SECONDS 600
+
+/*
+ * An incoming migration that was checked and reserved here is waiting
+ * for its source to unplug the guest and send it: no process of ours
+ * holds it meanwhile.  Recover leaves it alone for AWAIT_SECONDS.
+ */
+static bool awaits_stream(struct op *o, int sfd, const char *name,
+                          const char *text)
+{
+    struct stat st;
+    time_t left;
+
+    if (!o->incoming || !strstr(text, "\"phase\":\"reserved\"") ||
+        fstatat(sfd, name, &st, 0) < 0)
+        return false;
+    left = st.st_mtime + AWAIT_SECONDS - time(NULL);
+    if (left <= 0) return false;
+    LOG(o->lg, WARN,
+        "recover: the incoming migration %s waits for its source for "
+        "%lds more; left alone (`xengpu migrate-receive cancel %s` drops "
+        "it now)",
+        o->uuid, (long)left, o->uuid);
+    return true;
+}
+
+/*
+ * NAME in ops/ is a lock left without its journal (a process killed
+ * between taking the lock and writing the journal): remove it unless
+ * someone holds it.  True when NAME is a lock, stale or not.
+ */
+static bool stale_lock(int sfd, const char *name)
+{
+    char json[300];
+    size_t l = strlen(name);
+    int fd;
+
+    if (l < 5 || l > 200 || strcmp(name + l - 5, ".lock")) return false;
+    snprintf(json, sizeof(json), "ops/%.*s.json", (int)(l - 5), name);
+    if (faccessat(sfd, json, F_OK, 0) == 0) return true;
+    snprintf(json, sizeof(json), "ops/%s", name);
+    fd = openat(sfd, json, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(sfd, json, 0);
+    if (fd >= 0) close(fd);
+    return true;
 }
 
 int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
@@ -1681,6 +2070,7 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
     r = xengpu_xl_open(o.lg, false, &o.xl);
     while (!r && (de = readdir(d))) {
         size_t l = strlen(de->d_name);
+        if (stale_lock(sfd, de->d_name)) continue;
         if ((l != XENGPU_UUID_STRLEN - 1 + 5 &&
              l != XENGPU_UUID_STRLEN - 1 + 8) ||
             strcmp(de->d_name + l - 5, ".json"))
@@ -1688,17 +2078,26 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
         o.incoming = l == XENGPU_UUID_STRLEN - 1 + 8;
         if (o.incoming && strcmp(de->d_name + 36, ".in.json")) continue;
         snprintf(o.uuid, sizeof(o.uuid), "%.36s", de->d_name);
+        if (op_lock(&o, sfd, XTL_WARN)) continue; /* still running */
         snprintf(name, sizeof(name), "ops/%s", de->d_name);
         fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
         len = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
         if (fd >= 0) close(fd);
-        if (len < 0) continue;
+        if (len < 0) {
+            op_unlock(&o, sfd); /* it finished meanwhile */
+            continue;
+        }
         text[len] = '\0';
+        if (awaits_stream(&o, sfd, name, text)) {
+            op_unlock(&o, sfd);
+            continue;
+        }
         n += recover_one(&o, sfd, text);
         unlinkat(sfd, name, 0);
         snprintf(name, sizeof(name), "ops/%.36s%s.hdr", de->d_name,
                  o.incoming ? ".in" : "");
         unlinkat(sfd, name, 0);
+        op_unlock(&o, sfd);
     }
     closedir(d);
     close(sfd);

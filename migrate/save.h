@@ -77,8 +77,8 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg);
  * Migration, by unplug and replug around `xl migrate`.
  *
  * xengpu_migrate() on the source host:
- *   1. precheck here (the domain, its cards, gpu_migration, HVM: Debian's
- *      Xen cannot live-migrate PV guests), then on HOST: runs
+ *   1. precheck here (the domain, its cards, gpu_migration), then on
+ *      HOST: runs
  *      `TRANSPORT HOST xengpu migrate-receive check UUID` with the
  *      stream header (migrate/stream.h) on its input; the receiver picks,
  *      prepares and reserves a compatible card for each, or refuses:
@@ -90,7 +90,11 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg);
  *      rebuilt (paused, before the sender's "go"), xengpu checks that
  *      the reserved cards are still prepared and reserved; if not it
  *      withholds xl's "ready": the sender's xl resumes the guest here,
- *      and HOST destroys its copy;
+ *      and HOST destroys its copy.  A PV guest moves cold (Debian's
+ *      Xen cannot track a PV guest's dirty memory): xengpu speaks the
+ *      sender's side of xl's protocol itself around `xl save -p`, the
+ *      guest paused here until HOST runs it, renamed
+ *      DOMAIN--migratedaway once it gave the go, destroyed after;
  *   4. `... migrate-receive finish UUID`: HOST plugs the reserved cards
  *      into the guest once it runs there (an HVM guest given a card
  *      while xl holds it paused never sees it), tells its agent and
@@ -118,8 +122,13 @@ int xengpu_migrate_receive(const xengpu_save_req *req, const char *mode,
                            xentoollog_logger *lg);
 
 /*
- * Finish or undo the saves and restores a crash interrupted, from their
- * journals.  Returns how many it handled, or a negative errno.
+ * Finish or undo the saves, restores and migrations (either side) a
+ * crash interrupted, from their journals; leave alone those whose
+ * process still runs (it holds STATE/ops/UUID[.in].lock) and, for ten
+ * minutes, an incoming migration still waiting for its source.  At a
+ * migration's source it tells the destination (through the journaled
+ * transport) to cancel or finish.  Returns how many it handled, or a
+ * negative errno.
  */
 int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg);
 

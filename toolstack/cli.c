@@ -116,7 +116,8 @@ static const struct verb verbs[] = {
       "      migrate moves it, HOST plugs the reserved card in before the\n"
       "      guest runs there; on any failure it runs here with its cards.\n"
       "      -s replaces ssh (run as COMMAND HOST xengpu migrate-receive)" },
-    { "migrate-receive", cmd_migrate_receive, "check|incoming|finish|cancel UUID",
+    { "migrate-receive", cmd_migrate_receive,
+      "check|incoming|finish|cancel UUID",
       "the destination's side of migrate, run by it through ssh" },
     { "events", cmd_events,
       "[--json] [--follow] [--domain DOMAIN] [--card CARD]",
@@ -650,9 +651,9 @@ static int cmd_recover(struct cli *cli, int argc, char **argv)
     n = xengpu_save_recover(cli->state_dir, cli->lg);
     if (n > 0)
         fprintf(cli->out,
-                "finished or undid %d interrupted save%s or "
-                "restore%s\n",
-                n, n == 1 ? "" : "s", n == 1 ? "" : "s");
+                "finished or undid %d interrupted save, restore or "
+                "migration%s\n",
+                n, n == 1 ? "" : "s");
     n = xengpu_request_prune(cli->state_dir, cli->lg);
     if (n > 0)
         fprintf(cli->out,

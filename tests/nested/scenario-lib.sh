@@ -153,3 +153,14 @@ card_json() {
 	xengpu show --json "$1" | tr -d ' \n' |
 		sed -n "s/.*\"$2\":\(\"[a-z]*\"\|null\|true\|false\|[0-9]*\)[,}].*/\1/p"
 }
+
+# pids_of PATTERN: the processes whose command line (arguments joined by
+# spaces) contains PATTERN (busybox here has no pgrep).  Never this shell.
+pids_of() {
+	local p c
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = $$ ] && continue
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case $c in *"$1"*) echo "${p#/proc/}" ;; esac
+	done
+}

@@ -8,19 +8,27 @@
 #     behind xengpu's back withholds xl's "ready": xl resumes the guest
 #     here and xengpu gives its card back;
 #   - a good migration: the guest runs with the other card, its old one
-#     is back in the pool, nothing stays reserved.
-# timeout: 600
+#     is back in the pool, nothing stays reserved;
+#   - kill -9 of xengpu in each phase (the source while xl migrates, the
+#     destination's receiver mid-transfer, the source while it unplugs,
+#     the source's xengpu and xl after the go, before the plug), then
+#     `xengpu recover`:
+#     the guest runs here with a card it sees, nothing stays half-done;
+#     recover leaves a migration that still runs alone.
+# timeout: 900
 . /mnt/share/lib.sh
 export XENGPU_STATE_DIR=/var/lib/xengpu
 OTHER=00000000-0000-4000-8000-0000000000aa
 
 # ssh to this host, for the test: drop the host name, run the rest.
-# With /tmp/sabotage, it first hands the reserved card back to dom0.
+# With /tmp/sabotage, it first hands the reserved card back to dom0;
+# with /tmp/slow-finish, `finish` waits 60 s before it starts.
 cat >/tmp/local-ssh <<SH
 #!/bin/sh
 shift
 case "\$*" in *" incoming "*) [ -e /tmp/sabotage ] &&
 	xl pci-assignable-remove -r $AUD1 && xl pci-assignable-remove -r $GPU1 ;;
+*" finish "*) [ -e /tmp/slow-finish ] && sleep 60 ;;
 esac
 exec "\$@"
 SH
@@ -129,7 +137,7 @@ done
 kill -9 $pid
 wait $pid 2>/dev/null
 i=0
-while { pgrep -f "^xl migrate" || pgrep -f "xengpu migrate-receive"; } >/dev/null &&
+while [ -n "$(pids_of "xl migrate -s")$(pids_of "xengpu migrate-receive")" ] &&
 	[ $i -lt 120 ]; do
 	sleep 1
 	i=$((i + 1))
@@ -146,3 +154,92 @@ else
 	fail killed-migrate-recovered "rc=$rc GPU0 $(card_json $GPU0 state) reservations $(reservations) ops: $(ls $XENGPU_STATE_DIR/ops 2>/dev/null | tr '\n' ' ') $(tail -n 2 /tmp/r.out | tr '\n' ' ')"
 fi
 check_guest recovered-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
+
+# Wait (at most 60 s) until the source's journal (or with .in, the
+# destination's) is in PHASE.
+wait_phase() { # PHASE [.in]
+	local i=0
+	until grep -q "\"phase\":\"$1\"" $XENGPU_STATE_DIR/ops/*-*[0-9a-f]$2.json 2>/dev/null ||
+		[ $i -gt 600 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	[ $i -le 600 ]
+}
+settled() { # nothing reserved, journaled or half-received
+	[ "$(reservations)" = 0 ] && [ -z "$(ls $XENGPU_STATE_DIR/ops 2>/dev/null)" ] &&
+		! xl list hvm1--incoming >/dev/null 2>&1
+}
+state() {
+	echo "hvm1 $(xl pci-list hvm1 2>/dev/null | tail -n +2 | awk '{print $2}' | tr '\n' ' ')GPU0 $(card_json $GPU0 state) GPU1 $(card_json $GPU1 state) reservations $(reservations) ops: $(ls $XENGPU_STATE_DIR/ops 2>/dev/null | tr '\n' ' ')"
+}
+
+# --- recover leaves a running migration alone; the destination's xengpu
+# --- dies mid-transfer and the source rolls back by itself -----------------
+xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/k.out 2>&1 &
+pid=$!
+wait_phase migrating
+xengpu recover >/tmp/r.out 2>&1
+if [ "$(grep -c 'left alone' /tmp/r.out)" = 2 ] && kill -0 $pid 2>/dev/null; then
+	pass recover-leaves-running-migration-alone "$(grep -m1 'left alone' /tmp/r.out | cut -c1-120)"
+else
+	fail recover-leaves-running-migration-alone "$(head -n 3 /tmp/r.out | tr '\n' ' ')"
+fi
+i=0
+until rp=$(pids_of "xengpu migrate-receive incoming"); [ -n "$rp" ] || [ $i -gt 300 ]; do
+	usleep 100000
+	i=$((i + 1))
+done
+kill -9 $rp
+wait $pid
+rc=$?
+cat /tmp/k.out
+if [ $rc = 1 ] && [ "$(xl list | grep -c hvm1)" = 1 ] &&
+	xl pci-list hvm1 | grep -q "${GPU1#0000:}" && settled; then
+	pass receiver-killed-source-rolls-back "$(grep -m1 'stays here' /tmp/k.out | cut -c1-100)"
+else
+	fail receiver-killed-source-rolls-back "rc=$rc $(state)"
+fi
+
+# --- kill -9 of the source while it unplugs: recover plugs the card back ----
+xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/k.out 2>&1 &
+pid=$!
+wait_phase unplug
+kill -9 $pid
+wait $pid 2>/dev/null
+xengpu recover >/tmp/r.out 2>&1
+rc=$?
+cat /tmp/r.out
+if [ $rc = 0 ] && [ "$(xl list | grep -c hvm1)" = 1 ] &&
+	xl pci-list hvm1 | grep -q "${GPU1#0000:}" && settled &&
+	[ "$(card_json $GPU0 state)" = '"prepared"' ]; then
+	pass killed-in-unplug-recovered "$(grep -m1 'back in domain' /tmp/r.out | cut -c1-100)"
+else
+	fail killed-in-unplug-recovered "rc=$rc $(state)"
+fi
+
+# --- kill -9 of the source's xengpu and xl after the go, before the
+# --- destination plugs -----------------------------------------------------
+# The guest runs at the destination without its card; xl may not have
+# destroyed its copy here (hvm1--migratedaway) yet.  recover never wakes
+# that copy: it asks the destination to finish (plug the card), then
+# destroys the leftover.
+rm -f /var/log/xen/console/hvm1-serial.log
+mark
+touch /tmp/slow-finish
+xengpu migrate -s /tmp/local-ssh hvm1 localhost >/tmp/k.out 2>&1 &
+pid=$!
+wait_phase running .in && sleep 1
+kill -9 $pid $(pids_of "xl migrate -s") $(pids_of "migrate-receive finish")
+wait $pid 2>/dev/null
+rm -f /tmp/slow-finish
+xengpu recover >/tmp/r.out 2>&1
+rc=$?
+cat /tmp/k.out /tmp/r.out
+if [ $rc = 0 ] && [ "$(xl list | grep -c hvm1)" = 1 ] &&
+	xl pci-list hvm1 | grep -q "${GPU0#0000:}" && settled; then
+	pass killed-before-plug-recovered "$(grep -m1 'migrated here' /tmp/r.out | cut -c1-100)"
+else
+	fail killed-before-plug-recovered "rc=$rc $(state)"
+fi
+check_guest plug-recovered-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
