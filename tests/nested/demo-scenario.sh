@@ -1,12 +1,38 @@
-# The story `make demo` tells, run inside the nested dom0.  Lines starting
-# with "@@SAY" are narration, "| " lines are command output shown to the
-# user.
+# The story `make demo` tells, run inside both nested dom0s (host a tells
+# it, host b receives the guest at the end).  Lines starting with "@@SAY"
+# are narration, "| " lines are command output shown to the user.
 . /mnt/share/lib.sh
 say() { echo "@@SAY $*"; }
 show() { # "COMMAND LINE": run it with sh -c and show its output indented
 	echo "@@SAY \$ $1"
 	sh -c "$1" 2>&1 | sed 's/^/| /'
 }
+export XENGPU_STATE_DIR=/var/lib/xengpu
+if [ "$XENGPU_HOST" = b ]; then
+	# Host b: serve host a's "ssh" (the command line, then the stream),
+	# until a says it is done; then show what arrived.
+	cat >/tmp/rsh-server <<'SH'
+#!/bin/sh
+read -r line
+exec sh -c "$line" 2>>/tmp/rsh.log
+SH
+	chmod +x /tmp/rsh-server
+	mark
+	socat -t 3600 -b 262144 TCP-LISTEN:8010,reuseaddr,fork EXEC:/tmp/rsh-server &
+	timeout 800 socat -u TCP-LISTEN:8011,reuseaddr OPEN:/tmp/a-done,creat
+	say "== Host b: the guest that arrived, and the card b gave it:"
+	show "xl list pv1"
+	show "xengpu list"
+	if waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
+		say "    $(since | grep DOMU-PCI | tail -n 1)"
+		say "== On host b, the guest sees a card of b's."
+		pass demo-b
+	else
+		fail demo-b "the migrated guest sees no card on b"
+	fi
+	timeout 60 xl destroy pv1
+	exit 0
+fi
 say ""
 say "== Xen is up, with the IOMMU on:"
 show "xl info | grep -E '^(xen_version|virt_caps)'"
@@ -33,7 +59,7 @@ show "xengpu list"
 say ""
 say "== The guest's own view of its PCI bus (its console):"
 if ! waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
-	fail demo "the guest did not see the card"
+	fail demo-a "the guest did not see the card"
 	timeout 60 xl destroy pv1
 	exit 0
 fi
@@ -50,9 +76,31 @@ if waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120; then
 	say "    $(since | grep DOMU-PCI | tail -n 1)"
 	say ""
 	say "== Restored, the guest sees its card again."
-	pass demo
 else
-	fail demo "the restored guest did not see the card"
+	fail demo-a "the restored guest did not see the card"
 fi
 show "xengpu events | tail -n 4"
-timeout 60 xl destroy pv1
+say ""
+say "== Host maintenance: move the guest to host b (10.0.0.2), card and all."
+say "   (a PV guest moves cold: Debian's Xen cannot live-migrate PV guests)"
+cat >/tmp/sock-ssh <<'SH'
+#!/bin/sh
+host=$1
+shift
+{ printf '%s\n' "$*"; exec cat; } | exec socat -t 3600 -b 262144 - TCP:$host:8010
+SH
+chmod +x /tmp/sock-ssh
+i=0
+until socat -u OPEN:/dev/null TCP:$XENGPU_PEER_B:8010 2>/dev/null || [ $i -gt 300 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+show "xengpu migrate -s /tmp/sock-ssh pv1 $XENGPU_PEER_B 2>&1 | grep -v 'reset\|JSON\|progress'"
+show "xengpu list"
+if xl list pv1 >/dev/null 2>&1; then
+	fail demo-a "pv1 is still on host a"
+else
+	say "== pv1 left host a; its card is back in a's pool."
+	pass demo-a
+fi
+echo done | socat -u - TCP:$XENGPU_PEER_B:8011 2>/dev/null
