@@ -63,6 +63,7 @@ struct op {
     xengpu_events *ev;
     struct timespec t0;
     pid_t xl_pid;  /* the running xl save or migrate, for recover */
+    double pause;  /* migrate: seconds the guest was paused, < 0 unknown */
     bool incoming; /* migrate-receive: journal in UUID.in.json */
     int lock_fd;   /* ops/UUID[.in].lock, flock'ed while we work on it */
 };
@@ -673,6 +674,7 @@ static void op_init(struct op *o, const xengpu_save_req *req,
 
     memset(o, 0, sizeof(*o));
     o->lock_fd = -1;
+    o->pause = -1;
     o->req = req;
     o->lg = lg ? lg : xengpu__logger_default();
     o->verb = verb;
@@ -1104,6 +1106,49 @@ static bool domain_exists(struct op *o)
     return ok;
 }
 
+/*
+ * Wait for xl migrate, watching our copy of the guest to time its pause
+ * (xl does not report it): paused from when libxc suspends it for the
+ * last round until xl renames it NAME--migratedaway to give the go (or
+ * it is gone); the destination lets its copy run on that go.  Polled
+ * every 50 ms.  0 when xl succeeded.
+ */
+static int wait_migrate(struct op *o, pid_t pid)
+{
+    libxl_ctx *ctx = xengpu__xl_ctx(o->xl);
+    char *away = xengpu__xasprintf("%s--migratedaway", o->name), *now;
+    struct timespec t0;
+    bool suspended = false;
+    libxl_dominfo info;
+    int status, r;
+    pid_t w;
+
+    o->pause = -1;
+    while ((w = waitpid(pid, &status, WNOHANG)) != pid) {
+        if (w < 0 && errno != EINTR) {
+            free(away);
+            return -errno;
+        }
+        if (o->pause < 0) {
+            libxl_dominfo_init(&info);
+            r = libxl_domain_info(ctx, &info, o->domid);
+            if (!suspended && !r && info.shutdown &&
+                info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND) {
+                suspended = true;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+            }
+            libxl_dominfo_dispose(&info);
+            now = suspended && !r ? libxl_domid_to_name(ctx, o->domid) : NULL;
+            if (suspended && (r || (now && !strcmp(now, away))))
+                o->pause = since(&t0);
+            free(now);
+        }
+        usleep(50000);
+    }
+    free(away);
+    return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+}
+
 /* `xl migrate -s "" DOMID RUNE`: xl runs RUNE itself, through sh. */
 static int run_migrate(struct op *o)
 {
@@ -1117,7 +1162,7 @@ static int run_migrate(struct op *o)
     if (!r) {
         o->xl_pid = pid;
         journal(o, "migrating");
-        r = wait_xl(pid);
+        r = wait_migrate(o, pid);
         if (r)
             LOG(o->lg, ERROR, "migrate: xl migrate of domain %s to %s failed",
                 o->name, o->req->host);
@@ -1216,8 +1261,7 @@ static int run_cold(struct op *o)
     if (!r) r = write_all(to, xl_go, sizeof(xl_go));
     if (!r) r = read_report(o, from);
     if (!r) {
-        say(o, "domain %s runs on %s; it was paused for %.1fs", o->name,
-            o->req->host, since(&t_pause));
+        o->pause = since(&t_pause);
         if (libxl_domain_destroy(ctx, o->domid, NULL))
             LOG(o->lg, ERROR,
                 "migrate: could not destroy %s here; `xl "
@@ -1332,10 +1376,14 @@ int xengpu_migrate(const xengpu_save_req *req, xentoollog_logger *lg)
         goto out;
     }
     event_phase(&o, XENGPU_PHASE_COMMIT);
+    if (o.pause >= 0)
+        snprintf(reply, sizeof(reply), " (paused for %.2fs of it)", o.pause);
+    else
+        reply[0] = '\0';
     say(&o,
         "domain %s runs on %s with its card%s; it was without one for "
-        "%.1fs; %zu card%s back in this host's pool",
-        o.name, req->host, o.n == 1 ? "" : "s", since(&t_out), o.n,
+        "%.1fs%s; %zu card%s back in this host's pool",
+        o.name, req->host, o.n == 1 ? "" : "s", since(&t_out), reply, o.n,
         o.n == 1 ? "" : "s");
 out:
     if (begun) event(&o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_POST, r, NULL);
