@@ -121,6 +121,13 @@ static int event(struct op *o, xengpu_event_kind kind, xengpu_event_phase ph,
 #define GEN_STR(g, s) \
     yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
+/* The operation's EXT file, relative to STATE: ops/UUID[.in].EXT. */
+static void op_file(const struct op *o, const char *ext, char *buf,
+                    size_t size)
+{
+    snprintf(buf, size, "ops/%s%s.%s", o->uuid, o->incoming ? ".in" : "", ext);
+}
+
 /*
  * STATE/ops/UUID[.in].lock, held (flock) by the process working on the
  * operation, so that `recover` leaves alone what still runs; the kernel
@@ -134,8 +141,7 @@ static int op_lock(struct op *o, int sfd, xentoollog_level busy_level)
 
     if (o->lock_fd >= 0) return 0;
     if (mkdirat(sfd, "ops", 0700) < 0 && errno != EEXIST) return -errno;
-    snprintf(name, sizeof(name), "ops/%s%s.lock", o->uuid,
-             o->incoming ? ".in" : "");
+    op_file(o, "lock", name, sizeof(name));
     fd = openat(sfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -163,8 +169,7 @@ static void op_unlock(struct op *o, int sfd)
     char name[96];
 
     if (o->lock_fd < 0) return;
-    snprintf(name, sizeof(name), "ops/%s%s.lock", o->uuid,
-             o->incoming ? ".in" : "");
+    op_file(o, "lock", name, sizeof(name));
     unlinkat(sfd, name, 0);
     close(o->lock_fd);
     o->lock_fd = -1;
@@ -193,12 +198,10 @@ static int journal(struct op *o, const char *phase)
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (r) return r;
     if (mkdirat(sfd, "ops", 0700) < 0 && errno != EEXIST) goto fail;
-    snprintf(name, sizeof(name), "ops/%s%s.json", o->uuid,
-             o->incoming ? ".in" : "");
+    op_file(o, "json", name, sizeof(name));
     if (!phase) {
         if (unlinkat(sfd, name, 0) < 0 && errno != ENOENT) goto fail;
-        snprintf(name, sizeof(name), "ops/%s%s.hdr", o->uuid,
-                 o->incoming ? ".in" : "");
+        op_file(o, "hdr", name, sizeof(name));
         unlinkat(sfd, name, 0);
         op_unlock(o, sfd);
         close(sfd);
@@ -391,7 +394,6 @@ static void read_choices(struct op *o, xengpu_stream_hdr *h)
 
 /* --- save -------------------------------------------------------------- */
 
-/* Put the unplugged cards back into the guest and tell its agent. */
 /*
  * A live migration that broke mid-stream can leave the guest in
  * log-dirty mode (nested bed: the destination died, libxl's save helper
@@ -418,6 +420,7 @@ static void logdirty_off(struct op *o)
     xc_interface_close(xch);
 }
 
+/* Put the unplugged cards back into the guest and tell its agent. */
 static void replug(struct op *o)
 {
     size_t i;
@@ -573,8 +576,7 @@ static int keep_header(struct op *o, const xengpu_stream_hdr *h)
     }
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (!r) {
-        snprintf(name, sizeof(name), "ops/%s%s.hdr", o->uuid,
-                 o->incoming ? ".in" : "");
+        op_file(o, "hdr", name, sizeof(name));
         fd = openat(sfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
             r = -errno ? -errno : -EIO;
@@ -964,6 +966,15 @@ out:
 
 /* --- migrate ---------------------------------------------------------- */
 
+/*
+ * The name xl (and a cold migration) gives the source's copy of guest
+ * NAME just before the go, so that the destination's copy can take NAME.
+ */
+static void away_name(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s--migratedaway", name);
+}
+
 static void resume_if_suspended(struct op *o);
 
 static int write_all(int fd, const char *p, size_t n)
@@ -1116,19 +1127,17 @@ static bool domain_exists(struct op *o)
 static int wait_migrate(struct op *o, pid_t pid)
 {
     libxl_ctx *ctx = xengpu__xl_ctx(o->xl);
-    char *away = xengpu__xasprintf("%s--migratedaway", o->name), *now;
+    char away[96], *now;
     struct timespec t0;
     bool suspended = false;
     libxl_dominfo info;
     int status, r;
     pid_t w;
 
+    away_name(o->name, away, sizeof(away));
     o->pause = -1;
     while ((w = waitpid(pid, &status, WNOHANG)) != pid) {
-        if (w < 0 && errno != EINTR) {
-            free(away);
-            return -errno;
-        }
+        if (w < 0 && errno != EINTR) return -errno;
         if (o->pause < 0) {
             libxl_dominfo_init(&info);
             r = libxl_domain_info(ctx, &info, o->domid);
@@ -1145,7 +1154,6 @@ static int wait_migrate(struct op *o, pid_t pid)
         }
         usleep(50000);
     }
-    free(away);
     return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
 }
 
@@ -1232,7 +1240,7 @@ static int run_cold(struct op *o)
     pid_t sh, pid;
 
     snprintf(dom, sizeof(dom), "%u", o->domid);
-    snprintf(away, sizeof(away), "%s--migratedaway", o->name);
+    away_name(o->name, away, sizeof(away));
     r = spawn_sh(o, rune, &to, &from, &sh);
     free(rune);
     if (r) return r;
@@ -1522,7 +1530,7 @@ static bool incoming_journal_exists(struct op *o)
     int sfd;
 
     if (xengpu_state_open(o->req->state_dir, o->lg, &sfd)) return false;
-    snprintf(name, sizeof(name), "ops/%s.in.json", o->uuid);
+    op_file(o, "json", name, sizeof(name));
     yes = !faccessat(sfd, name, F_OK, 0);
     close(sfd);
     return yes;
@@ -1541,7 +1549,7 @@ static int load_incoming(struct op *o)
 
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (r) return r;
-    snprintf(name, sizeof(name), "ops/%s.in.json", o->uuid);
+    op_file(o, "json", name, sizeof(name));
     fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) len = read(fd, text, sizeof(text) - 1);
     if (fd >= 0) close(fd);
@@ -1589,7 +1597,7 @@ static int load_header(struct op *o, xengpu_stream_hdr *h)
 
     r = xengpu_state_open(o->req->state_dir, o->lg, &sfd);
     if (r) return r;
-    snprintf(name, sizeof(name), "ops/%s.in.hdr", o->uuid);
+    op_file(o, "hdr", name, sizeof(name));
     fd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
     close(sfd);
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > XENGPU_STREAM_MAX_JSON) {
@@ -1604,8 +1612,7 @@ static int load_header(struct op *o, xengpu_stream_hdr *h)
     else
         r = xengpu_stream_hdr_parse(buf, (size_t)st.st_size, h, why,
                                     sizeof(why));
-    if (r)
-        LOG(o->lg, ERROR, "%s: ops/%s.in.hdr: bad header", o->verb, o->uuid);
+    if (r) LOG(o->lg, ERROR, "%s: %s: bad header", o->verb, name);
     free(buf);
     close(fd);
     return r;
@@ -1841,7 +1848,7 @@ static bool finish_save(struct op *o, int sfd, const char *file)
     ssize_t n;
     size_t i;
 
-    snprintf(name, sizeof(name), "ops/%s.hdr", o->uuid);
+    op_file(o, "hdr", name, sizeof(name));
     hfd = openat(sfd, name, O_RDONLY | O_CLOEXEC);
     tmp = xengpu__xasprintf("%s.tmp", file);
     if (hfd >= 0) fd = open(tmp, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -1905,11 +1912,12 @@ static int tell_destination(struct op *o, yajl_val root, const char *mode)
 static bool stepped_aside(struct op *o, const char *name)
 {
     char *now = libxl_domid_to_name(xengpu__xl_ctx(o->xl), o->domid);
-    char *away = xengpu__xasprintf("%s--migratedaway", name);
-    bool yes = now && !strcmp(now, away);
+    char away[96];
+    bool yes;
 
+    away_name(name, away, sizeof(away));
+    yes = now && !strcmp(now, away);
     free(now);
-    free(away);
     return yes;
 }
 
@@ -1931,7 +1939,36 @@ static void settle_stepped_aside(struct op *o, yajl_val root, const char *name)
         name, o->domid, o->domid, o->domid, name, name);
 }
 
-/* Undo one interrupted operation whose journal is TEXT. */
+#define AWAIT_SECONDS 600
+
+/*
+ * An incoming migration that was checked and reserved here is waiting
+ * for its source to unplug the guest and send it: no process of ours
+ * holds it meanwhile.  Recover leaves it alone for AWAIT_SECONDS after
+ * its journal was written.
+ */
+static bool awaits_stream(struct op *o, int sfd)
+{
+    char name[96];
+    struct stat st;
+    time_t left;
+
+    op_file(o, "json", name, sizeof(name));
+    if (fstatat(sfd, name, &st, 0) < 0) return false;
+    left = st.st_mtime + AWAIT_SECONDS - time(NULL);
+    if (left <= 0) return false;
+    LOG(o->lg, WARN,
+        "recover: the incoming migration %s waits for its source for "
+        "%lds more; left alone (`xengpu migrate-receive cancel %s` drops "
+        "it now)",
+        o->uuid, (long)left, o->uuid);
+    return true;
+}
+
+/*
+ * Undo one interrupted operation whose journal is TEXT.  1 when done
+ * (the journal goes), -1 when it is left alone for now (it stays).
+ */
 static int recover_one(struct op *o, int sfd, const char *text)
 {
     const char *path[] = { "cards", NULL }, *dpath[] = { "domid", NULL };
@@ -1963,6 +2000,11 @@ static int recover_one(struct op *o, int sfd, const char *text)
                  YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
     }
     o->n = i;
+    if (!strcmp(op, "migrate-receive") && !strcmp(phase, "reserved") &&
+        awaits_stream(o, sfd)) {
+        yajl_tree_free(root);
+        return -1;
+    }
     if ((!strcmp(op, "save") || !strcmp(op, "migrate") ||
          !strcmp(op, "migrate-receive")) &&
         xlpid && YAJL_IS_INTEGER(xlpid))
@@ -2048,32 +2090,6 @@ static int recover_one(struct op *o, int sfd, const char *text)
     return 1;
 }
 
-#define AWAIT_SECONDS 600
-
-/*
- * An incoming migration that was checked and reserved here is waiting
- * for its source to unplug the guest and send it: no process of ours
- * holds it meanwhile.  Recover leaves it alone for AWAIT_SECONDS.
- */
-static bool awaits_stream(struct op *o, int sfd, const char *name,
-                          const char *text)
-{
-    struct stat st;
-    time_t left;
-
-    if (!o->incoming || !strstr(text, "\"phase\":\"reserved\"") ||
-        fstatat(sfd, name, &st, 0) < 0)
-        return false;
-    left = st.st_mtime + AWAIT_SECONDS - time(NULL);
-    if (left <= 0) return false;
-    LOG(o->lg, WARN,
-        "recover: the incoming migration %s waits for its source for "
-        "%lds more; left alone (`xengpu migrate-receive cancel %s` drops "
-        "it now)",
-        o->uuid, (long)left, o->uuid);
-    return true;
-}
-
 /*
  * NAME in ops/ is a lock left without its journal (a process killed
  * between taking the lock and writing the journal): remove it unless
@@ -2101,7 +2117,7 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
     char name[300], text[8192];
     struct dirent *de;
     struct op o;
-    int sfd, dfd, fd, n = 0, r;
+    int sfd, dfd, fd, n = 0, one, r;
     ssize_t len;
     DIR *d;
 
@@ -2136,11 +2152,11 @@ int xengpu_save_recover(const char *state_dir, xentoollog_logger *lg)
             continue;
         }
         text[len] = '\0';
-        if (awaits_stream(&o, sfd, name, text)) {
+        if ((one = recover_one(&o, sfd, text)) < 0) {
             op_unlock(&o, sfd);
             continue;
         }
-        n += recover_one(&o, sfd, text);
+        n += one;
         unlinkat(sfd, name, 0);
         snprintf(name, sizeof(name), "ops/%.36s%s.hdr", de->d_name,
                  o.incoming ? ".in" : "");
