@@ -6,8 +6,7 @@
 . /mnt/share/lib.sh
 N=${BENCH_ROUNDS:-2}
 export XENGPU_STATE_DIR=/var/lib/xengpu
-printf '#!/bin/sh\nshift\nexec "$@"\n' >/tmp/local-ssh
-chmod +x /tmp/local-ssh
+local_ssh
 xengpu prepare $GPU0 >/dev/null 2>&1
 xengpu prepare $GPU1 >/dev/null 2>&1
 cp /root/hvm.cfg /tmp/hvm.cfg

@@ -9,16 +9,10 @@ show() { # "COMMAND LINE": run it with sh -c and show its output indented
 }
 export XENGPU_STATE_DIR=/var/lib/xengpu
 if [ "$XENGPU_HOST" = b ]; then
-	# Host b: serve host a's "ssh" (the command line, then the stream),
-	# until a says it is done; then show what arrived.
-	cat >/tmp/rsh-server <<'SH'
-#!/bin/sh
-read -r line
-exec sh -c "$line" 2>>/tmp/rsh.log
-SH
-	chmod +x /tmp/rsh-server
+	# Host b: serve host a's "ssh" until a says it is done; then show
+	# what arrived.
 	mark
-	socat -t 3600 -b 262144 TCP-LISTEN:8010,reuseaddr,fork EXEC:/tmp/rsh-server &
+	serve_rsh
 	timeout 800 socat -u TCP-LISTEN:8011,reuseaddr OPEN:/tmp/a-done,creat
 	say "== Host b: the guest that arrived, and the card b gave it:"
 	show "xl list pv1"
@@ -83,18 +77,8 @@ show "xengpu events | tail -n 4"
 say ""
 say "== Host maintenance: move the guest to host b (10.0.0.2), card and all."
 say "   (a PV guest moves cold: Debian's Xen cannot live-migrate PV guests)"
-cat >/tmp/sock-ssh <<'SH'
-#!/bin/sh
-host=$1
-shift
-{ printf '%s\n' "$*"; exec cat; } | exec socat -t 3600 -b 262144 - TCP:$host:8010
-SH
-chmod +x /tmp/sock-ssh
-i=0
-until socat -u OPEN:/dev/null TCP:$XENGPU_PEER_B:8010 2>/dev/null || [ $i -gt 300 ]; do
-	sleep 1
-	i=$((i + 1))
-done
+sock_ssh
+wait_port $XENGPU_PEER_B 8010 300
 show "xengpu migrate -s /tmp/sock-ssh pv1 $XENGPU_PEER_B 2>&1 | grep -v 'reset\|JSON\|progress'"
 show "xengpu list"
 if xl list pv1 >/dev/null 2>&1; then

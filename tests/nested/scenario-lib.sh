@@ -164,3 +164,70 @@ pids_of() {
 		case $c in *"$1"*) echo "${p#/proc/}" ;; esac
 	done
 }
+
+# How many cards are reserved for incoming migrations.
+reservations() { xenstore-list /xengpu/reserved 2>/dev/null | wc -l; }
+
+# wait_port HOST PORT SECONDS: until something listens there.
+wait_port() {
+	local i=0
+	until socat -u OPEN:/dev/null "TCP:$1:$2" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt "$3" ] && return 1
+		sleep 1
+	done
+}
+
+# wait_agent DOMID SECONDS: until the domain's agent announced itself.
+wait_agent() {
+	local i=0
+	until [ "$(xenstore-read /local/domain/$1/data/xengpu/agent 2>/dev/null)" = 1 ]; do
+		i=$((i + 1))
+		[ $i -gt $(($2 * 4)) ] && return 1
+		usleep 250000
+	done
+}
+
+# /tmp/local-ssh: "ssh" to this very host for `xengpu migrate -s`: drop
+# the host name, run the rest.  With /tmp/sabotage, an incoming
+# migration first hands card 1 back to dom0 (the reserved card is gone);
+# with /tmp/slow-finish, `finish` waits 60 s before it starts.
+local_ssh() {
+	cat >/tmp/local-ssh <<SH
+#!/bin/sh
+shift
+case "\$*" in *" incoming "*) [ -e /tmp/sabotage ] &&
+	xl pci-assignable-remove -r $AUD1 && xl pci-assignable-remove -r $GPU1 ;;
+*" finish "*) [ -e /tmp/slow-finish ] && sleep 60 ;;
+esac
+exec "\$@"
+SH
+	chmod +x /tmp/local-ssh
+}
+
+# /tmp/sock-ssh HOST COMMAND...: "ssh" between the two hosts: the command
+# line, then the stream, to serve_rsh's listener on HOST; -t: after one
+# direction ends, wait for the other.
+sock_ssh() {
+	cat >/tmp/sock-ssh <<'SH'
+#!/bin/sh
+host=$1
+shift
+{ printf '%s\n' "$*"; exec cat; } | exec socat -t 3600 -b 262144 - TCP:$host:8010
+SH
+	chmod +x /tmp/sock-ssh
+}
+
+# serve_rsh: the other end of sock-ssh, in the background: run each
+# connection's first line, the stream its stdin and stdout, its stderr
+# to /tmp/rsh.log.
+serve_rsh() {
+	cat >/tmp/rsh-server <<'SH'
+#!/bin/sh
+read -r line
+echo "$(date +%T) $line" >>/tmp/rsh.log
+exec sh -c "$line" 2>>/tmp/rsh.log
+SH
+	chmod +x /tmp/rsh-server
+	socat -t 3600 -b 262144 TCP-LISTEN:8010,reuseaddr,fork EXEC:/tmp/rsh-server &
+}

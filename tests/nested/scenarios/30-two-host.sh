@@ -8,15 +8,6 @@
 A=$XENGPU_PEER_A
 B=$XENGPU_PEER_B
 
-wait_port() { # HOST PORT SECONDS: until something listens there
-	local i=0
-	until socat -u OPEN:/dev/null "TCP:$1:$2" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt "$3" ] && return 1
-		sleep 1
-	done
-}
-
 if [ "$XENGPU_HOST" = a ]; then
 	xlt 30 pci-assignable-add $GPU0 && xlt 30 pci-assignable-add $AUD0
 	cp /root/pv.cfg /tmp/pv.cfg

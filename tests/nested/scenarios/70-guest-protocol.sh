@@ -43,12 +43,7 @@ xlt 120 create /tmp/agent1.cfg >/dev/null 2>&1
 waitfor "DOMU: agent started" 120 >/dev/null
 ad=$(xl domid agent1)
 D=/local/domain/$ad/data
-i=0
-until [ "$(xenstore-read $D/xengpu/agent 2>/dev/null)" = 1 ] || [ $i -gt 80 ]; do
-	usleep 250000
-	i=$((i + 1))
-done
-[ $i -le 80 ] && pass agent-announces-itself "data/xengpu/agent = 1" ||
+wait_agent $ad 20 && pass agent-announces-itself "data/xengpu/agent = 1" ||
 	fail agent-announces-itself "no data/xengpu/agent after 20s"
 
 # --- attach tells the agent ------------------------------------------------

@@ -20,20 +20,7 @@
 export XENGPU_STATE_DIR=/var/lib/xengpu
 OTHER=00000000-0000-4000-8000-0000000000aa
 
-# ssh to this host, for the test: drop the host name, run the rest.
-# With /tmp/sabotage, it first hands the reserved card back to dom0;
-# with /tmp/slow-finish, `finish` waits 60 s before it starts.
-cat >/tmp/local-ssh <<SH
-#!/bin/sh
-shift
-case "\$*" in *" incoming "*) [ -e /tmp/sabotage ] &&
-	xl pci-assignable-remove -r $AUD1 && xl pci-assignable-remove -r $GPU1 ;;
-*" finish "*) [ -e /tmp/slow-finish ] && sleep 60 ;;
-esac
-exec "\$@"
-SH
-chmod +x /tmp/local-ssh
-reservations() { xenstore-list /xengpu/reserved 2>/dev/null | wc -l; }
+local_ssh
 
 xengpu prepare $GPU1 >/dev/null 2>&1
 cp /root/hvm.cfg /tmp/hvm.cfg

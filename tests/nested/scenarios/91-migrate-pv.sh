@@ -16,16 +16,7 @@
 . /mnt/share/lib.sh
 export XENGPU_STATE_DIR=/var/lib/xengpu
 
-cat >/tmp/local-ssh <<SH
-#!/bin/sh
-shift
-case "\$*" in *" incoming "*) [ -e /tmp/sabotage ] &&
-	xl pci-assignable-remove -r $AUD1 && xl pci-assignable-remove -r $GPU1 ;;
-esac
-exec "\$@"
-SH
-chmod +x /tmp/local-ssh
-reservations() { xenstore-list /xengpu/reserved 2>/dev/null | wc -l; }
+local_ssh
 settled() {
 	[ "$(reservations)" = 0 ] && [ -z "$(ls $XENGPU_STATE_DIR/ops 2>/dev/null)" ] &&
 		[ "$(xl list | grep -c pv1)" = 1 ]
@@ -42,12 +33,7 @@ mark
 check create-pv-with-card xengpu create /tmp/pv.cfg
 check_guest pv-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
 d=$(xl domid pv1)
-i=0
-until [ "$(xenstore-read /local/domain/$d/data/xengpu/agent 2>/dev/null)" = 1 ] ||
-	[ $i -gt 60 ]; do
-	sleep 1
-	i=$((i + 1))
-done
+wait_agent $d 60
 
 # --- the destination cannot plug: the guest runs here again, with its card --
 touch /tmp/sabotage

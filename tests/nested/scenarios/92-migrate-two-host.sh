@@ -11,40 +11,16 @@
 export XENGPU_STATE_DIR=/var/lib/xengpu
 A=$XENGPU_PEER_A
 B=$XENGPU_PEER_B
-reservations() { xenstore-list /xengpu/reserved 2>/dev/null | wc -l; }
 journals() { ls $XENGPU_STATE_DIR/ops 2>/dev/null | tr '\n' ' '; }
 
-wait_port() { # HOST PORT SECONDS: until something listens there
-	local i=0
-	until socat -u OPEN:/dev/null "TCP:$1:$2" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt "$3" ] && return 1
-		sleep 1
-	done
-}
-
 if [ "$XENGPU_HOST" = a ]; then
-	# "ssh HOST COMMAND...": the command line, then the stream, to b's
-	# listener; -t: after one direction ends, wait for the other.
-	cat >/tmp/sock-ssh <<'SH'
-#!/bin/sh
-host=$1
-shift
-{ printf '%s\n' "$*"; exec cat; } | exec socat -t 3600 -b 262144 - TCP:$host:8010
-SH
-	chmod +x /tmp/sock-ssh
+	sock_ssh
 	sed 's/^extra = "\(.*\)"/extra = "\1 xengpu_agent=yes"/' /root/hvm.cfg >/tmp/hvm.cfg
 	echo "gpu = [ \"$GPU0\" ]" >>/tmp/hvm.cfg
 	mark
 	check a-create-hvm-with-card xengpu create /tmp/hvm.cfg
 	check_guest a-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 420
-	d=$(xl domid hvm1)
-	i=0
-	until [ "$(xenstore-read /local/domain/$d/data/xengpu/agent 2>/dev/null)" = 1 ] ||
-		[ $i -gt 120 ]; do
-		sleep 1
-		i=$((i + 1))
-	done
+	wait_agent "$(xl domid hvm1)" 120
 	check a-peer-ready wait_port $B 8010 300
 	mark
 	t=$(now)
@@ -71,17 +47,8 @@ SH
 	fi
 	echo done | socat -u - TCP:$B:8011 2>/dev/null
 else
-	# The other end of /tmp/sock-ssh: run the line, the stream is its
-	# stdin and stdout; its stderr goes to a log.
-	cat >/tmp/rsh-server <<'SH'
-#!/bin/sh
-read -r line
-echo "$(date +%T) $line" >>/tmp/rsh.log
-exec sh -c "$line" 2>>/tmp/rsh.log
-SH
-	chmod +x /tmp/rsh-server
 	mark
-	socat -t 3600 -b 262144 TCP-LISTEN:8010,reuseaddr,fork EXEC:/tmp/rsh-server &
+	serve_rsh
 	timeout 800 socat -u TCP-LISTEN:8011,reuseaddr OPEN:/tmp/a-done,creat
 	cat /tmp/rsh.log
 	d=$(xl domid hvm1 2>/dev/null)
