@@ -58,6 +58,14 @@ char *xengpu__xstrdup(const char *s)
     return p;
 }
 
+char *xengpu__xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+
+    if (!p) oom(n + 1);
+    return p;
+}
+
 char *xengpu__xasprintf(const char *fmt, ...)
 {
     va_list ap;

@@ -25,6 +25,8 @@ void *xengpu__xrealloc(void *ptr, size_t size);
 /* Reallocates PTR to hold NMEMB elements of SIZE, checking overflow. */
 void *xengpu__xreallocarray(void *ptr, size_t nmemb, size_t size);
 char *xengpu__xstrdup(const char *s);
+/* At most N bytes of S, NUL-terminated. */
+char *xengpu__xstrndup(const char *s, size_t n);
 char *xengpu__xasprintf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 

@@ -355,12 +355,7 @@ char *xengpu_card_desc_format(const xengpu_card_desc *desc)
     return out;
 }
 
-/*
- * Deeper than the grammar: refused before yajl, whose tree would be
- * freed recursively.  Brackets in strings and comments count too, which
- * only refuses more.
- */
-static bool too_deep(const char *s, size_t len)
+bool xengpu__json_too_deep(const char *s, size_t len, unsigned max)
 {
     bool in_str = false;
     unsigned depth = 0;
@@ -375,7 +370,7 @@ static bool too_deep(const char *s, size_t len)
         } else if (s[i] == '"') {
             in_str = true;
         } else if (s[i] == '[' || s[i] == '{') {
-            if (++depth > MAX_DEPTH) return true;
+            if (++depth > max) return true;
         } else if ((s[i] == ']' || s[i] == '}') && depth) {
             depth--;
         }
@@ -572,7 +567,7 @@ int xengpu_card_desc_parse(const char *text, size_t len,
                    XENGPU_DESC_MAX_TEXT);
     if (memchr(text, '\0', len))
         return say(why, whysize, "the description holds a NUL byte");
-    if (too_deep(text, len))
+    if (xengpu__json_too_deep(text, len, MAX_DEPTH))
         return say(why, whysize, "the description nests over %d deep",
                    MAX_DEPTH);
     buf = xengpu__xmalloc(len + 1);

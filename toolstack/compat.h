@@ -155,4 +155,11 @@ int xengpu_compat_check(const xengpu_card_desc *guest,
                         const xengpu_card_desc *candidate,
                         xengpu_compat policy, char *why, size_t whysize);
 
+/*
+ * Whether the JSON text S nests deeper than MAX: refused before yajl,
+ * whose tree would be built and freed recursively.  Brackets in strings
+ * and comments count too, which only refuses more.
+ */
+bool xengpu__json_too_deep(const char *s, size_t len, unsigned max);
+
 #endif /* XENGPU_COMPAT_H */

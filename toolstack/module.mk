@@ -14,7 +14,7 @@ libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
 	toolstack/domains.c toolstack/record.c toolstack/check.c \
 	toolstack/reserve.c migrate/save.c migrate/stream.c \
 	toolstack/xstore.c toolstack/layout.c toolstack/compat.c \
-	toolstack/events.c
+	toolstack/events.c toolstack/qmp.c
 libxengpu_SO_SRCS := $(libxengpu_SRCS) $(libxengpu-pciback-ops_SRCS) \
 	$(libxengpu-pciback_SRCS) $(libxengpu-xs_SRCS)
 libxengpu_LDLIBS := -lxlutil -lxenlight -lxenctrl -lxenstore -lxentoollog $(call pkg_libs,yajl)

@@ -64,8 +64,7 @@ int xengpu_proto_parse_response(const char *v, size_t len,
  * -ENOSPC when BUF is short.
  */
 int xengpu_proto_format_response(uint32_t seq, xengpu_guest_answer answer,
-                                 const char *reason, char *buf,
-                                 size_t size);
+                                 const char *reason, char *buf, size_t size);
 
 /* The agent's version: a decimal 1..9999.  0 or -EINVAL. */
 int xengpu_proto_parse_agent(const char *v, size_t len, unsigned *version_r);

@@ -45,3 +45,8 @@ FUZZERS += streamhdr
 fuzz-streamhdr_SRCS := tests/fuzz/fuzz-streamhdr.c \
 	$(libxengpu-migrate_SRCS) $(libxengpu-migrate_DEPS_SRCS)
 fuzz-streamhdr_LDLIBS := $(libxengpu-migrate_LDLIBS)
+
+FUZZERS += qmpslots
+fuzz-qmpslots_SRCS := tests/fuzz/fuzz-qmpslots.c toolstack/qmp.c \
+	toolstack/compat.c toolstack/layout.c pciback-helper/util.c
+fuzz-qmpslots_LDLIBS := -lxentoollog $(call pkg_libs,yajl)

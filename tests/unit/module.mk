@@ -82,14 +82,20 @@ test-create_LDLIBS := $(libxengpu_LDLIBS) $(libxengpu-pciback_LDLIBS)
 
 UNIT_TESTS += test-domains
 test-domains_SRCS := tests/unit/test-domains.c $(FAKE_SYSFS_SRCS) toolstack/layout.c \
-	toolstack/domains.c pciback-helper/libxl-compat.c \
-	$(libxengpu-pciback_SRCS)
-test-domains_LDLIBS := -lxenlight -lxentoollog
+	toolstack/domains.c toolstack/qmp.c toolstack/compat.c \
+	pciback-helper/libxl-compat.c $(libxengpu-pciback_SRCS)
+test-domains_LDLIBS := -lxenlight -lxentoollog $(call pkg_libs,yajl)
 test-domains_WRAP := libxl_ctx_alloc libxl_ctx_free libxl_device_pci_add \
 	libxl_device_pci_remove libxl_device_pci_destroy \
 	libxl_device_pci_list libxl_device_pci_list_free \
 	libxl_retrieve_domain_configuration libxl_domain_info \
-	libxl_name_to_domid
+	libxl_name_to_domid xengpu__qmp_used_slots
+
+UNIT_TESTS += test-qmp
+test-qmp_SRCS := tests/unit/test-qmp.c tests/unit/capture-log.c \
+	toolstack/qmp.c toolstack/compat.c toolstack/layout.c \
+	pciback-helper/util.c
+test-qmp_LDLIBS := -lxentoollog $(call pkg_libs,yajl)
 
 UNIT_TESTS += test-check
 test-check_SRCS := tests/unit/test-check.c $(FAKE_SYSFS_SRCS) \
