@@ -9,6 +9,7 @@
 
 #include "create.h"
 #include "compat.h"
+#include "domains.h"
 #include "layout.h"
 #include "pciback-helper/libxl-compat.h"
 #include "pciback-helper/util.h"
@@ -64,25 +65,33 @@ static const char *passthrough_value(const xengpu_domcfg *cfg)
     return "enabled";
 }
 
+/* The choices, as comments, then the lines xl gets after the config. */
 static void print_lines(const xengpu_create_req *req, const xengpu_domcfg *cfg,
-                        const xengpu_resolution *res, const char *pci,
-                        unsigned hole)
+                        const xengpu_resolution *res, char *const *extra,
+                        size_t n, bool later)
 {
     const xengpu_choice *ch;
     size_t i;
 
     for (i = 0; i < res->n; i++) {
         ch = &res->choices[i];
-        fprintf(req->out,
-                "# gpu[%zu] \"%s\": card %s (%04x:%04x, %zu function%s, %s)\n",
-                ch->spec, cfg->gpus[ch->spec].text, ch->card->fns[0]->name,
-                ch->card->primary->vendor, ch->card->primary->device,
-                ch->card->nfns, ch->card->nfns > 1 ? "s" : "",
-                xengpu_card_state_name(ch->card->state));
+        fprintf(
+            req->out,
+            "# gpu[%zu] \"%s\": card %s (%04x:%04x, %zu function%s, %s)%s\n",
+            ch->spec, cfg->gpus[ch->spec].text, ch->card->fns[0]->name,
+            ch->card->primary->vendor, ch->card->primary->device,
+            ch->card->nfns, ch->card->nfns > 1 ? "s" : "",
+            xengpu_card_state_name(ch->card->state),
+            later ? ", plugged into one slot once xl created the "
+                    "domain paused"
+                  : "");
     }
-    fprintf(req->out, "pci = %s\npassthrough = \"%s\"\n", pci,
-            passthrough_value(cfg));
-    if (hole) fprintf(req->out, "mmio_hole = %u\n", hole);
+    for (i = 0; i < n; i++) {
+        const char *eq = strchr(extra[i], '=');
+
+        fprintf(req->out, "%.*s = %s\n", (int)(eq - extra[i]), extra[i],
+                eq + 1);
+    }
 }
 
 /*
@@ -210,32 +219,29 @@ static int prepare_all(const xengpu_create_req *req,
     return 0;
 }
 
-/* xl create CONFIG OPTS... OVR... pci=... passthrough=...; its status. */
+/* xl create CONFIG OPTS... [-p] OVR... EXTRA...; its status. */
 static int run_xl(const xengpu_create_req *req, const struct args *a,
-                  const char *pci, const char *pt, unsigned hole,
+                  bool pause, char *const *extra, size_t nextra,
                   xentoollog_logger *lg)
 {
     const char *xl = getenv(XENGPU_XL_ENV);
-    char **argv, *pci_arg, *pt_arg, *hole_arg = NULL;
+    char **argv;
     size_t argc = 0, i;
     int status = -1, r;
     pid_t pid;
 
     if (!xl || !*xl) xl = "xl";
-    pci_arg = xengpu__xasprintf("pci=%s", pci);
-    pt_arg = xengpu__xasprintf("passthrough=\"%s\"", pt);
-    if (hole) hole_arg = xengpu__xasprintf("mmio_hole=%u", hole);
-    argv = xengpu__xcalloc(a->nopts + a->novr + 7, sizeof(*argv));
+    argv = xengpu__xcalloc(a->nopts + a->novr + nextra + 5, sizeof(*argv));
     argv[argc++] = (char *)xl;
     argv[argc++] = "create";
     argv[argc++] = (char *)req->config;
     for (i = 0; i < a->nopts; i++)
         argv[argc++] = a->opts[i];
+    if (pause) argv[argc++] = "-p";
     for (i = 0; i < a->novr; i++)
         argv[argc++] = a->ovr[i];
-    argv[argc++] = pci_arg;
-    argv[argc++] = pt_arg;
-    if (hole_arg) argv[argc++] = hole_arg;
+    for (i = 0; i < nextra; i++)
+        argv[argc++] = extra[i];
     fflush(NULL);
     r = posix_spawnp(&pid, xl, NULL, NULL, argv, environ);
     if (r) {
@@ -249,10 +255,110 @@ static int run_xl(const xengpu_create_req *req, const struct args *a,
                 req->config, status);
     }
     free(argv);
-    free(pci_arg);
-    free(pt_arg);
-    free(hole_arg);
     return r ? -1 : status;
+}
+
+static bool has_opt(const struct args *a, const char *opt)
+{
+    size_t i;
+
+    for (i = 0; i < a->nopts; i++)
+        if (!strcmp(a->opts[i], opt)) return true;
+    return false;
+}
+
+/*
+ * Whether xengpu plugs an HVM guest's cards itself once xl has created
+ * it, paused: only then does each card get one virtual slot (libxl's
+ * config entries cannot say so; see domains.h).  xl options that wait
+ * for the domain or its console, or create nothing, keep the cards in
+ * the config's pci entries, a slot per function.
+ */
+static bool plug_after(const xengpu_domcfg *cfg, const struct args *a,
+                       const xengpu_resolution *res, xentoollog_logger *lg)
+{
+    static const char *const returns[] = { "-p", "-q", "--quiet",
+                                           "-d", "-e", NULL };
+    bool multi = false;
+    size_t i, k;
+
+    if (strcmp(cfg->type, "hvm") || cfg->stubdom) return false;
+    for (i = 0; i < res->n; i++)
+        multi |= res->choices[i].card->nfns > 1;
+    for (i = 0; multi && i < cfg->ndm_args_hvm; i++)
+        if (strchr(cfg->dm_args_hvm[i], '\'')) return false;
+    for (i = 0; multi && i < a->nopts; i++) {
+        for (k = 0; returns[k] && strcmp(returns[k], a->opts[i]); k++)
+            ;
+        if (returns[k]) continue;
+        LOG(lg, WARN,
+            "create: with xl's %s, each function of the cards gets a "
+            "virtual slot of its own (xengpu plugs a card into one slot "
+            "only after xl returns)",
+            a->opts[i]);
+        return false;
+    }
+    return multi;
+}
+
+/* device_model_args_hvm=[ the config's..., "-global", MULTIFN ] */
+static char *dm_args_value(const xengpu_domcfg *cfg)
+{
+    char *text = NULL;
+    size_t len = 0, i;
+    bool has = false;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f) xengpu__oom();
+    fputs("device_model_args_hvm=[ ", f);
+    for (i = 0; i < cfg->ndm_args_hvm; i++) {
+        fprintf(f, "'%s', ", cfg->dm_args_hvm[i]);
+        has |= !strcmp(cfg->dm_args_hvm[i], XENGPU_MULTIFN_ARG);
+    }
+    if (!has) fputs("'-global', '" XENGPU_MULTIFN_ARG "'", f);
+    fputs(" ]", f);
+    if (fclose(f)) xengpu__oom();
+    return text;
+}
+
+/*
+ * Plug the cards into the domain xl created paused, then let it run
+ * (unless -p).  If a card cannot be plugged, the domain is destroyed.
+ */
+static int plug_cards(const xengpu_domcfg *cfg, const xengpu_resolution *res,
+                      bool unpause, xentoollog_logger *lg)
+{
+    xengpu_xl *xl = NULL;
+    uint32_t domid = 0;
+    size_t i;
+    int r;
+
+    r = xengpu_xl_open(lg, false, &xl);
+    if (!r) r = xengpu_xl_domid(xl, cfg->name, &domid);
+    if (r) goto out;
+    for (i = 0; !r && i < res->n; i++)
+        r = xengpu__xl_plug(xl, domid, res->choices[i].card,
+                            &cfg->gpus[res->choices[i].spec]);
+    if (r) {
+        LOG(lg, ERROR,
+            "create: destroying domain %s (%u): its cards could "
+            "not be plugged",
+            cfg->name, domid);
+        if (libxl_domain_destroy(xengpu__xl_ctx(xl), domid, NULL))
+            LOG(lg, ERROR,
+                "create: could not destroy domain %u; run "
+                "`xl destroy %u`",
+                domid, domid);
+    } else if (unpause &&
+               libxl_domain_unpause(xengpu__xl_ctx(xl), domid, NULL)) {
+        LOG(lg, ERROR,
+            "create: domain %s has its cards but is still "
+            "paused; run `xl unpause %s`",
+            cfg->name, cfg->name);
+    }
+out:
+    xengpu_xl_close(xl);
+    return r;
 }
 
 static bool wants_pools(const xengpu_domcfg *cfg)
@@ -292,12 +398,15 @@ static int resolve_cfg(const xengpu_create_req *req, const xengpu_domcfg *cfg,
 static int create_cfg(const xengpu_create_req *req, const struct args *a,
                       xengpu_domcfg *cfg, xentoollog_logger *lg)
 {
-    xengpu_resolution res;
-    char *pci = NULL;
+    xengpu_resolution res, none;
+    char *pci = NULL, *extra[4];
     unsigned hole = 0;
+    size_t n = 0;
+    bool later;
     int rc = 1;
 
     xengpu_resolution_init(&res);
+    xengpu_resolution_init(&none);
     if (!cfg->ngpus) {
         LOG(lg, ERROR,
             "create: %s has no gpu = [...]; nothing for xengpu "
@@ -308,14 +417,22 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
     if (xengpu_domcfg_check(cfg, lg) || resolve_cfg(req, cfg, lg, &res) ||
         plan_hole(req, cfg, &res, lg, &hole))
         goto out;
-    pci = xengpu_resolution_pci_value(&res, cfg->pci, cfg->npci);
+    later = plug_after(cfg, a, &res, lg);
+    pci =
+        xengpu_resolution_pci_value(later ? &none : &res, cfg->pci, cfg->npci);
+    extra[n++] = xengpu__xasprintf("pci=%s", pci);
+    extra[n++] =
+        xengpu__xasprintf("passthrough=\"%s\"", passthrough_value(cfg));
+    if (hole) extra[n++] = xengpu__xasprintf("mmio_hole=%u", hole);
+    if (later) extra[n++] = dm_args_value(cfg);
     if (req->dry_run) {
-        print_lines(req, cfg, &res, pci, hole);
+        print_lines(req, cfg, &res, extra, n, later);
         rc = 0;
         goto out;
     }
     if (prepare_all(req, &res, lg)) goto out;
-    if (run_xl(req, a, pci, passthrough_value(cfg), hole, lg)) {
+    if (run_xl(req, a, later && !has_opt(a, "-p"), extra, n, lg) ||
+        (later && plug_cards(cfg, &res, !has_opt(a, "-p"), lg))) {
         undo(req, &res, res.n, lg);
         goto out;
     }
@@ -326,6 +443,8 @@ static int create_cfg(const xengpu_create_req *req, const struct args *a,
             cfg->name ? cfg->name : cfg->file);
     rc = 0;
 out:
+    while (n-- > 0)
+        free(extra[n]);
     free(pci);
     xengpu_resolution_dispose(&res);
     return rc;

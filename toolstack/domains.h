@@ -2,12 +2,15 @@
  * domains.h - domains and the cards they hold, through libxl.
  *
  * A card is attached function by function with libxl's PCI hot-plug,
- * the way `xl pci-attach` does it: a PV guest's pcifront shows the
+ * the way `xl pci-attach` does it.  A PV guest's pcifront shows the
  * functions of one card in one virtual slot (pciback keeps them
- * together); an HVM guest's device model gives each function a slot of
- * its own, because libxl 4.17's multifunction hot-plug (`BDF.*@VSLOT`)
- * adds only the highest function and leaves the rest unremovable (seen
- * in the nested test bed; see the toolstack issue's notes).  If any
+ * together).  An HVM guest gets them in one slot too, at the function
+ * numbers they have on the host, when its device model allows it (see
+ * XENGPU_MULTIFN_ARG): xengpu picks a free slot (qmp.h) and adds the
+ * functions one by one, function 0 last.  libxl 4.17's own multifunction
+ * form (`BDF.*@VSLOT`) cannot be used: it adds only the highest function
+ * and leaves the rest unremovable (seen in the nested test bed).  Else
+ * each function of an HVM guest's card gets a slot of its own.  If any
  * function fails, the ones added are removed again: the card is either
  * wholly attached or where it was.
  *
@@ -25,6 +28,28 @@
 #include <xengpu.h>
 
 #include "pciback-helper/host.h"
+
+/*
+ * The device-model argument (after "-global") that lets QEMU take a
+ * function 0 into a slot whose other functions are there already: each
+ * passed-through function is created multifunction, which the guest
+ * cannot tell (QEMU's xen-pci-passthrough always shows the
+ * multifunction bit).  libxl never asks for it; xengpu create adds it to
+ * device_model_args_hvm.
+ */
+#define XENGPU_MULTIFN_ARG "xen-pci-passthrough.multifunction=on"
+
+/*
+ * xengpu_xl_attach() without looking at the card's state, for a caller
+ * that has just prepared it (xengpu create), with the per-device options
+ * of OPTS (NULL: libxl's defaults).  The same returns.
+ */
+struct xengpu_gpuspec;
+int xengpu__xl_plug(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
+                    const struct xengpu_gpuspec *opts);
+
+/* How long xengpu waits for a device model's answer on QMP. */
+#define XENGPU_QMP_TIMEOUT_MS 5000
 
 /*
  * Would the N CARDS (the domain's and the one to add) fit domain DOMID's

@@ -576,6 +576,9 @@ void xengpu_domcfg_dispose(xengpu_domcfg *cfg)
     for (i = 0; i < cfg->npci; i++)
         free(cfg->pci[i]);
     free(cfg->pci);
+    for (i = 0; i < cfg->ndm_args_hvm; i++)
+        free(cfg->dm_args_hvm[i]);
+    free(cfg->dm_args_hvm);
     xengpu_domcfg_init(cfg);
 }
 
@@ -685,19 +688,34 @@ static int get_gpus(const struct xlu *x, xengpu_domcfg *cfg,
     return 0;
 }
 
-static int get_pci(const struct xlu *x, xengpu_domcfg *cfg,
-                   xentoollog_logger *lg)
+/* The list of strings KEY, verbatim, into *V_R and *N_R (if present). */
+static int get_verbatim(const struct xlu *x, const char *file, const char *key,
+                        xentoollog_logger *lg, char ***v_r, size_t *n_r)
 {
     XLU_ConfigList *list;
     int rc, n, i;
 
-    rc = get_strings(x, cfg->file, "pci", lg, &list, &n);
+    rc = get_strings(x, file, key, lg, &list, &n);
     if (rc == -ESRCH) return 0;
     if (rc) return rc;
-    cfg->pci = xengpu__xcalloc((size_t)n, sizeof(*cfg->pci));
+    *v_r = xengpu__xcalloc((size_t)n + 1, sizeof(**v_r));
     for (i = 0; i < n; i++)
-        cfg->pci[cfg->npci++] = xengpu__xstrdup(xlu_cfg_get_listitem(list, i));
+        (*v_r)[(*n_r)++] = xengpu__xstrdup(xlu_cfg_get_listitem(list, i));
     return 0;
+}
+
+static int get_pci(const struct xlu *x, xengpu_domcfg *cfg,
+                   xentoollog_logger *lg)
+{
+    long v;
+    int rc = get_verbatim(x, cfg->file, "pci", lg, &cfg->pci, &cfg->npci);
+
+    if (!rc)
+        rc = get_verbatim(x, cfg->file, "device_model_args_hvm", lg,
+                          &cfg->dm_args_hvm, &cfg->ndm_args_hvm);
+    if (!xlu_cfg_get_long(x->cfg, "device_model_stubdomain_override", &v, 1))
+        cfg->stubdom = v != 0;
+    return rc;
 }
 
 /* One of WORDS (NULL-terminated) or absent; else an error naming them. */

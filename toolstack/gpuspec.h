@@ -135,6 +135,9 @@ typedef struct xengpu_domcfg {
     size_t ngpus;
     char **pci; /* the config's own pci = [...] entries, verbatim */
     size_t npci;
+    char **dm_args_hvm; /* device_model_args_hvm, verbatim */
+    size_t ndm_args_hvm;
+    bool stubdom; /* device_model_stubdomain_override = 1 */
 
     /* Guest layout (HVM). */
     bool gpu_unplug;   /* gpu_migration = "unplug" (default), not "refuse" */

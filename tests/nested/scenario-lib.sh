@@ -97,6 +97,20 @@ check_guest() {
 GUEST_SEES_CARD0="0x1002:0x5046/0x030000 .*0x8086:0x2668/0x040300"
 CARD_FN0="0x1002:0x5046"
 
+# one_slot NAME: the guest's newest device list has the card's two
+# functions in one slot, as .0 and .1.
+one_slot() {
+	local line s0 s1
+	line=$(since | grep "DOMU-PCI" | tail -n 1)
+	s0=$(echo "$line" | grep -o "0000:00:[0-9a-f][0-9a-f]\.0=$CARD_FN0" | cut -c9-10)
+	s1=$(echo "$line" | grep -o "0000:00:[0-9a-f][0-9a-f]\.1=0x8086:0x2668" | cut -c9-10)
+	if [ -n "$s0" ] && [ "$s0" = "$s1" ]; then
+		pass "$1" "slot $s0"
+	else
+		fail "$1" "$line"
+	fi
+}
+
 # check_guest_lost NAME PATTERN SECONDS: the guest's newest device list
 # (since the mark) no longer contains PATTERN.  An HVM guest always lists
 # its emulated devices, so "none" only works for PV.

@@ -158,16 +158,56 @@ static void test_dry_run_golden(void **state)
     assert_string_equal(
         c->out,
         "# gpu[0] \"10de:1d01,permissive=1\": card 0000:01:00.0 (10de:1d01, "
-        "2 functions, host)\n"
+        "2 functions, host), plugged into one slot once xl created the "
+        "domain paused\n"
         "# gpu[1] \"vendor=1002,rdm_policy=relaxed\": card 0000:08:00.0 "
-        "(1002:73a5, 2 functions, host)\n"
-        "pci = [ '0000:02:00.1', '0000:01:00.0,permissive=1', "
-        "'0000:01:00.1,permissive=1', '0000:08:00.0,rdm_policy=relaxed', "
-        "'0000:08:00.1,rdm_policy=relaxed' ]\n"
+        "(1002:73a5, 2 functions, host), plugged into one slot once xl "
+        "created the domain paused\n"
+        "pci = [ '0000:02:00.1' ]\n"
         "passthrough = \"enabled\"\n"
         /* Two 256 MiB BARs, naturally aligned below 0xfc000000: the
          * hole must start at 0xd0000000 or lower. */
-        "mmio_hole = 768\n");
+        "mmio_hole = 768\n"
+        "device_model_args_hvm = [ '-global', "
+        "'xen-pci-passthrough.multifunction=on' ]\n");
+}
+
+/*
+ * xl options that wait for the domain (-F, -c) leave xengpu no moment
+ * to plug the cards: they go into the pci entries, a slot per function,
+ * and the config's own device-model arguments are kept as they are.
+ */
+static void test_dry_run_xl_waits(void **state)
+{
+    struct ctx *c = *state;
+    char *opts[] = { (char *)"-c" };
+
+    write_file(c->cfg, guest, 0644);
+    if (create(c, true, opts, 1)) fail_msg("%s", c->log.text);
+    assert_non_null(strstr(c->out, "pci = [ '0000:02:00.1', "
+                                   "'0000:01:00.0,permissive=1', "
+                                   "'0000:01:00.1,permissive=1', "
+                                   "'0000:08:00.0,rdm_policy=relaxed', "
+                                   "'0000:08:00.1,rdm_policy=relaxed' ]\n"));
+    assert_null(strstr(c->out, "device_model_args_hvm"));
+    assert_true(capture_log_has(&c->log, "with xl's -c, each function"));
+}
+
+/* The config's own device-model arguments come first, kept. */
+static void test_dry_run_keeps_dm_args(void **state)
+{
+    struct ctx *c = *state;
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "%sdevice_model_args_hvm = [ \"-d\", \"guest_errors\" ]\n",
+             guest);
+    write_file(c->cfg, text, 0644);
+    if (create(c, true, NULL, 0)) fail_msg("%s", c->log.text);
+    assert_non_null(strstr(c->out,
+                           "device_model_args_hvm = [ '-d', 'guest_errors', "
+                           "'-global', "
+                           "'xen-pci-passthrough.multifunction=on' ]\n"));
     assert_string_equal(c->moves, "");
     assert_null(xl_args(c));
 }
@@ -301,11 +341,7 @@ static void test_cli_dry_run(void **state)
     fclose(out);
     fclose(errf);
     if (rc) fail_msg("exit %d: %s", rc, err);
-    assert_non_null(strstr(c->out, "\npci = [ '0000:02:00.1', "
-                                   "'0000:01:00.0,permissive=1', "
-                                   "'0000:01:00.1,permissive=1', "
-                                   "'0000:08:00.0,rdm_policy=relaxed', "
-                                   "'0000:08:00.1,rdm_policy=relaxed' ]\n"
+    assert_non_null(strstr(c->out, "\npci = [ '0000:02:00.1' ]\n"
                                    "passthrough = \"enabled\"\n"));
     assert_string_equal(c->moves, "");
     free(err);
@@ -326,6 +362,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dry_run_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_xl_waits, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_keeps_dm_args, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_memory_maxmem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_hole_kept, setup,
                                         teardown),

@@ -21,6 +21,7 @@
 #include "pciback-helper/libxl-compat.h"
 #include "realcards.h"
 #include "toolstack/domains.h"
+#include "toolstack/qmp.h"
 
 /* --- the wrapped libxl ------------------------------------------------ */
 
@@ -34,13 +35,35 @@ static uint64_t dom_hole_kb = LIBXL_MEMKB_DEFAULT;
 static libxl_passthrough dom_pt = LIBXL_PASSTHROUGH_ENABLED;
 static libxl_device_pci held[8];
 static int nheld;
+static bool dom_multifn;     /* the device model has XENGPU_MULTIFN_ARG */
+static uint32_t qmp_used[4]; /* what each query-pci answers, in turn */
+static int nqmp, qmp_rc;
+
+int __wrap_xengpu__qmp_used_slots(xentoollog_logger *lg,
+                                  xentoollog_level level, const char *dir,
+                                  uint32_t domid, int timeout_ms,
+                                  uint32_t *used_r);
+int __wrap_xengpu__qmp_used_slots(xentoollog_logger *lg,
+                                  xentoollog_level level, const char *dir,
+                                  uint32_t domid, int timeout_ms,
+                                  uint32_t *used_r)
+{
+    (void)lg, (void)level, (void)dir, (void)domid, (void)timeout_ms;
+    if (qmp_rc) return qmp_rc;
+    *used_r = qmp_used[nqmp < 3 ? nqmp++ : 3];
+    return 0;
+}
 
 static void note(const char *what, const libxl_device_pci *p)
 {
     size_t n = strlen(calls);
 
-    snprintf(calls + n, sizeof(calls) - n, "%s %02x:%02x.%x;", what, p->bus,
-             p->dev, p->func);
+    if (p->vdevfn)
+        snprintf(calls + n, sizeof(calls) - n, "%s %02x:%02x.%x@%02x.%x;",
+                 what, p->bus, p->dev, p->func, p->vdevfn >> 3, p->vdevfn & 7);
+    else
+        snprintf(calls + n, sizeof(calls) - n, "%s %02x:%02x.%x;", what,
+                 p->bus, p->dev, p->func);
 }
 
 int __wrap_libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
@@ -154,6 +177,11 @@ int __wrap_libxl_retrieve_domain_configuration(libxl_ctx *ctx, uint32_t domid,
     /* What libxl reports for an HVM config without mmio_hole. */
     if (dom_type == LIBXL_DOMAIN_TYPE_HVM)
         cfg->b_info.u.hvm.mmio_hole_memkb = dom_hole_kb;
+    if (dom_multifn) {
+        cfg->b_info.extra_hvm = calloc(3, sizeof(char *));
+        cfg->b_info.extra_hvm[0] = strdup("-global");
+        cfg->b_info.extra_hvm[1] = strdup(XENGPU_MULTIFN_ARG);
+    }
     return 0;
 }
 
@@ -164,6 +192,7 @@ int __wrap_libxl_domain_info(libxl_ctx *ctx, libxl_dominfo *info,
 {
     (void)ctx;
     info->domid = domid;
+    info->domain_type = dom_type;
     return domid == 5 ? 0 : ERROR_DOMAIN_NOTFOUND;
 }
 
@@ -223,6 +252,9 @@ static int setup(void **st)
     dom_type = LIBXL_DOMAIN_TYPE_PV;
     dom_pt = LIBXL_PASSTHROUGH_ENABLED;
     dom_hole_kb = LIBXL_MEMKB_DEFAULT;
+    dom_multifn = false;
+    memset(qmp_used, 0, sizeof(qmp_used));
+    nqmp = qmp_rc = 0;
     *st = f;
     return 0;
 }
@@ -314,6 +346,78 @@ static void attach_hvm_hole(void **st)
     assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), -ENOSPC);
     assert_true(capture_log_has(&f->log, "domain 5's MMIO hole is too small"));
     assert_int_equal(nheld, 0);
+}
+
+/*
+ * An HVM guest whose device model takes a function 0 into a slot in use:
+ * the card goes into the lowest free slot, at the host's function
+ * numbers, function 0 last (QEMU refuses a function hot-plugged into a
+ * slot whose function 0 is there).  On detach, the guest ejects the slot
+ * whole: once it is empty, the rest is destroyed, not waited for.
+ */
+static void hvm_card_in_one_slot(void **st)
+{
+    struct fix *f = *st;
+
+    dom_type = LIBXL_DOMAIN_TYPE_HVM;
+    dom_multifn = true;
+    qmp_used[0] = 0x0f; /* host bridge, PIIX, platform, VGA */
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), 0);
+    assert_string_equal(calls, "add 01:00.1@04.1;add 01:00.0@04.0;");
+    calls[0] = '\0';
+    qmp_used[1] = 0x0f; /* slot 4 ejected */
+    assert_int_equal(xengpu_xl_detach(f->xl, 5, f->card, 0, false), 0);
+    assert_string_equal(calls, "remove 01:00.1@04.1;destroy 01:00.0@04.0;");
+    assert_int_equal(nheld, 0);
+
+    /* a device model that kept function 0: removed with consent */
+    qmp_used[2] = 0x0f;
+    qmp_used[3] = 0x1f;
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), 0);
+    calls[0] = '\0';
+    assert_int_equal(xengpu_xl_detach(f->xl, 5, f->card, 0, false), 0);
+    assert_string_equal(calls, "remove 01:00.1@04.1;remove 01:00.0@04.0;");
+}
+
+/* A failure half way removes the functions added, in the same slot. */
+static void hvm_one_slot_rollback(void **st)
+{
+    struct fix *f = *st;
+
+    dom_type = LIBXL_DOMAIN_TYPE_HVM;
+    dom_multifn = true;
+    qmp_used[0] = 0x0000000f;
+    fail_add_at = 1;
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), -EIO);
+    assert_string_equal(
+        calls, "add 01:00.1@04.1;add 01:00.0@04.0;remove 01:00.1@04.1;");
+    assert_int_equal(nheld, 0);
+}
+
+/* No multifunction argument, no free slot, no answer: a slot each. */
+static void hvm_slot_per_function(void **st)
+{
+    struct fix *f = *st;
+
+    dom_type = LIBXL_DOMAIN_TYPE_HVM;
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), 0);
+    assert_string_equal(calls, "add 01:00.0;add 01:00.1;");
+    assert_true(capture_log_has(&f->log, "started without \"-global "
+                                         "xen-pci-passthrough.multifunction"
+                                         "=on\""));
+    assert_int_equal(xengpu_xl_detach(f->xl, 5, f->card, 0, false), 0);
+    dom_multifn = true;
+    qmp_used[0] = 0xffffffff;
+    calls[0] = '\0';
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), 0);
+    assert_string_equal(calls, "add 01:00.0;add 01:00.1;");
+    assert_true(capture_log_has(&f->log, "has no free PCI slot"));
+    assert_int_equal(xengpu_xl_detach(f->xl, 5, f->card, 0, false), 0);
+    qmp_rc = -ENOENT;
+    calls[0] = '\0';
+    assert_int_equal(xengpu_xl_attach(f->xl, 5, f->card), 0);
+    assert_string_equal(calls, "add 01:00.0;add 01:00.1;");
+    assert_true(capture_log_has(&f->log, "gets a slot of its own"));
 }
 
 static void attach_refuses_unprepared(void **st)
@@ -424,6 +528,11 @@ int main(void)
             attach_rollback_destroys_when_remove_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(attach_hvm_hole, setup, teardown),
+        cmocka_unit_test_setup_teardown(hvm_card_in_one_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(hvm_one_slot_rollback, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(hvm_slot_per_function, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(attach_refuses_unprepared, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(detach_removes_last_function_first,
