@@ -57,6 +57,9 @@ struct op {
     xengpu_xl *xl;
     const xengpu_card *cards[MAX_CARDS]; /* this host's cards */
     char bdfs[MAX_CARDS][XENGPU_BDF_STRLEN];
+    /* the per-device options each card had, to give it (or the card
+     * that replaces it) again: "permissive=1,...", "" for none */
+    char opts[MAX_CARDS][XENGPU_STREAM_OPTS_MAX + 2];
     size_t n;
     size_t unplugged;         /* save: how many are out of the guest */
     bool prepared[MAX_CARDS]; /* restore: prepared by this command */
@@ -186,7 +189,10 @@ static int lock_now(struct op *o)
     return r;
 }
 
-/* STATE/ops/UUID.json: {"op","phase","domid","name","file","cards"}. */
+/*
+ * STATE/ops/UUID.json: {"op","phase","domid","name","file","cards",
+ * "opts"} ("opts": each card's per-device options, "" for none).
+ */
 static int journal(struct op *o, const char *phase)
 {
     char name[96], tmp[104];
@@ -237,6 +243,11 @@ static int journal(struct op *o, const char *phase)
     yajl_gen_array_open(g);
     for (i = 0; i < o->n; i++)
         GEN_STR(g, o->bdfs[i]);
+    yajl_gen_array_close(g);
+    GEN_STR(g, "opts");
+    yajl_gen_array_open(g);
+    for (i = 0; i < o->n; i++)
+        GEN_STR(g, o->opts[i]);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
@@ -341,6 +352,55 @@ static int discover(struct op *o)
     return r;
 }
 
+/* The per-device options libxl gave card C in the guest, into OPTS. */
+static void held_opts(struct op *o, const xengpu_card *c, char *opts)
+{
+    xengpu_gpuspec spec;
+    char buf[XENGPU_STREAM_OPTS_MAX + 2];
+
+    opts[0] = '\0';
+    if (xengpu__xl_opts(o->xl, o->domid, c, &spec) ||
+        xengpu_gpuspec_xl_options(&spec, buf, sizeof(buf)) || !buf[0])
+        return;
+    snprintf(opts, XENGPU_STREAM_OPTS_MAX + 2, "%s", buf + 1); /* no ',' */
+}
+
+/*
+ * Plug card I of the op (C: this host's card for it) with the options
+ * its predecessor had.  Options that do not parse (a journal or header
+ * is checked for their characters only) are left out, with a warning.
+ */
+static int plug_card(struct op *o, size_t i, const xengpu_card *c)
+{
+    char why[XENGPU_GPUSPEC_WHYLEN];
+    xengpu_gpuspec spec;
+    const char *opts = o->opts[i];
+
+    if (!opts[0]) return xengpu_xl_attach(o->xl, o->domid, c);
+    if (xengpu_gpuspec_parse(opts, strlen(opts), XENGPU_GPUSPEC_OPTIONS, &spec,
+                             why, sizeof(why))) {
+        LOG(o->lg, WARN, "%s: card %s: leaving out its options \"%s\": %s",
+            o->verb, o->bdfs[i], opts, why);
+        return xengpu_xl_attach(o->xl, o->domid, c);
+    }
+    return xengpu__xl_attach_opts(o->xl, o->domid, c, &spec);
+}
+
+/* Entry I of a journal's "opts" into OUT ("" when absent or bad). */
+static void journal_opts(yajl_val root, size_t i, char *out)
+{
+    const char *path[] = { "opts", NULL };
+    yajl_val a = root ? yajl_tree_get(root, path, yajl_t_array) : NULL;
+    yajl_val v =
+        a && i < YAJL_GET_ARRAY(a)->len ? YAJL_GET_ARRAY(a)->values[i] : NULL;
+    const char *t = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "";
+
+    out[0] = '\0';
+    if (strlen(t) <= XENGPU_STREAM_OPTS_MAX &&
+        strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_=,") == strlen(t))
+        snprintf(out, XENGPU_STREAM_OPTS_MAX + 2, "%s", t);
+}
+
 /* The cards domid holds, in host order. */
 static int held_cards(struct op *o)
 {
@@ -358,6 +418,7 @@ static int held_cards(struct op *o)
             return -E2BIG;
         }
         snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", c->fns[0]->name);
+        held_opts(o, c, o->opts[o->n]);
         o->cards[o->n++] = c;
     }
     return 0;
@@ -433,7 +494,7 @@ static void replug(struct op *o)
     for (i = 0; i < o->unplugged; i++) {
         xengpu_bdf b = o->cards[i]->fns[0]->bdf;
         const xengpu_card *c = xengpu_host_find_card(o->host, &b);
-        r = c ? xengpu_xl_attach(o->xl, o->domid, c) : -ENODEV;
+        r = c ? plug_card(o, i, c) : -ENODEV;
         if (r)
             LOG(o->lg, ERROR,
                 "%s: could not give card %s back to domain %s; run `xengpu "
@@ -493,6 +554,7 @@ static int fill_header(struct op *o, xengpu_stream_hdr *h)
     read_choices(o, h);
     for (i = 0; i < o->n && !r; i++) {
         h->cards[i].bdf = o->cards[i]->fns[0]->bdf;
+        snprintf(h->cards[i].opts, sizeof(h->cards[i].opts), "%s", o->opts[i]);
         r = xengpu_card_desc_from_card(o->cards[i], &h->cards[i].desc, why,
                                        sizeof(why));
         if (r) LOG(o->lg, ERROR, "save: card %s: %s", o->bdfs[i], why);
@@ -805,6 +867,7 @@ static int choose(struct op *o, const xengpu_stream_hdr *h)
             return -ENODEV;
         }
         snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", c->fns[0]->name);
+        snprintf(o->opts[o->n], sizeof(o->opts[0]), "%s", g->opts);
         o->cards[o->n++] = c;
     }
     if (h->hvm && o->n &&
@@ -867,7 +930,7 @@ static int plug_all(struct op *o)
     int r;
 
     for (i = 0; i < o->n; i++) {
-        r = xengpu_xl_attach(o->xl, o->domid, o->cards[i]);
+        r = plug_card(o, i, o->cards[i]);
         if (r) return r;
         o->unplugged = i + 1; /* how many are in: for the undo */
         say(o, "card %s plugged", o->bdfs[i]);
@@ -1581,6 +1644,7 @@ static int load_incoming(struct op *o)
         if (!YAJL_IS_STRING(c) || xengpu_bdf_parse(YAJL_GET_STRING(c), 0, &b))
             continue;
         snprintf(o->bdfs[o->n], sizeof(o->bdfs[0]), "%s", YAJL_GET_STRING(c));
+        journal_opts(root, i, o->opts[o->n]);
         o->cards[o->n] = xengpu_host_find_card(o->host, &b);
         if (o->cards[o->n]) o->n++;
     }
@@ -1998,6 +2062,7 @@ static int recover_one(struct op *o, int sfd, const char *text)
         yajl_val c = YAJL_GET_ARRAY(cards)->values[i];
         snprintf(o->bdfs[i], sizeof(o->bdfs[0]), "%s",
                  YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "");
+        journal_opts(root, i, o->opts[i]);
     }
     o->n = i;
     if (!strcmp(op, "migrate-receive") && !strcmp(phase, "reserved") &&
@@ -2063,8 +2128,7 @@ static int recover_one(struct op *o, int sfd, const char *text)
                 discover(o);
                 c = xengpu_host_find_card(o->host, &b);
             }
-            if (c && c->state == XENGPU_CARD_PREPARED &&
-                !xengpu_xl_attach(o->xl, o->domid, c))
+            if (c && c->state == XENGPU_CARD_PREPARED && !plug_card(o, i, c))
                 LOG(o->lg, NOTICE, "recover: card %s back in domain %s",
                     o->bdfs[i], name);
         }

@@ -81,8 +81,19 @@ static const char *const want[K_COUNT] = {
 #define SPEC_WANT "1 to 256 characters of A-Z a-z 0-9 : . , = _ @ -"
 #define BDF_WANT "a canonical address such as 0000:01:00.0"
 
-enum { C_BDF, C_DESC };
-static const char *const card_keys[] = { "bdf", "desc" };
+/* A character array of the header that holds a string. */
+#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
+
+enum { C_BDF, C_DESC, C_OPTS };
+static const char *const card_keys[] = { "bdf", "desc", "opts" };
+#define OPTS_WANT "1 to 96 characters of a-z 0-9 _ = ,"
+
+static bool is_opts(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_=,");
+
+    return n && !s[n] && n <= XENGPU_STREAM_OPTS_MAX;
+}
 
 static int say(char *why, size_t whysize, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -238,12 +249,12 @@ static int check_cards(const xengpu_stream_hdr *h, char *why, size_t whysize)
                            "cards[%zu].bdf %s is cards[%zu]'s too", i, b, j);
         rc = check_desc(&h->cards[i].desc, i, why, whysize);
         if (rc) return rc;
+        if (!TERMINATED(h->cards[i].opts) ||
+            (h->cards[i].opts[0] && !is_opts(h->cards[i].opts)))
+            return say(why, whysize, "cards[%zu].opts is not " OPTS_WANT, i);
     }
     return 0;
 }
-
-/* A character array of the header that holds a string. */
-#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 
 /* Everything check() asks but the length of the JSON. */
 static int check_fields(const xengpu_stream_hdr *h, char *why, size_t whysize)
@@ -335,6 +346,10 @@ static void gen_cards(yajl_gen g, const xengpu_stream_hdr *h)
         gen_str(g, b);
         gen_str(g, card_keys[C_DESC]);
         gen_desc(g, &h->cards[i].desc);
+        if (h->cards[i].opts[0]) {
+            gen_str(g, card_keys[C_OPTS]);
+            gen_str(g, h->cards[i].opts);
+        }
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -539,8 +554,23 @@ static void quote(const char *s, char *buf, size_t size)
  * The values of OBJ (WHAT names it) for the N KEYS, each present exactly
  * once, into VALS; any other key is refused.
  */
+/*
+ * The values of OBJ for the N NAMES, each once; those in the OPTIONAL
+ * bit mask may be absent (NULL).  Any other key is refused.
+ */
+static int fields_opt(yajl_val obj, const char *what, const char *const *names,
+                      size_t n, unsigned optional, yajl_val *vals, char *why,
+                      size_t whysize);
+
 static int fields(yajl_val obj, const char *what, const char *const *names,
                   size_t n, yajl_val *vals, char *why, size_t whysize)
+{
+    return fields_opt(obj, what, names, n, 0, vals, why, whysize);
+}
+
+static int fields_opt(yajl_val obj, const char *what, const char *const *names,
+                      size_t n, unsigned optional, yajl_val *vals, char *why,
+                      size_t whysize)
 {
     char k[40];
     size_t i, j;
@@ -558,7 +588,7 @@ static int fields(yajl_val obj, const char *what, const char *const *names,
         vals[j] = obj->u.object.values[i];
     }
     for (j = 0; j < n; j++)
-        if (!vals[j])
+        if (!vals[j] && !(optional & 1u << j))
             return say(why, whysize, "%s lacks \"%s\"", what, names[j]);
     return 0;
 }
@@ -670,11 +700,18 @@ static int get_card(yajl_val obj, size_t i, xengpu_stream_card *c, char *why,
     int rc;
 
     snprintf(what, sizeof(what), "cards[%zu]", i);
-    rc = fields(obj, what, card_keys, ARRAY_SIZE(card_keys), v, why, whysize);
+    rc = fields_opt(obj, what, card_keys, ARRAY_SIZE(card_keys), 1u << C_OPTS,
+                    v, why, whysize);
     if (rc) return rc;
     if (!YAJL_IS_STRING(v[C_BDF]) ||
         xengpu_bdf_parse(v[C_BDF]->u.string, XENGPU_BDF_CANONICAL, &c->bdf))
         return say(why, whysize, "%s.bdf is not " BDF_WANT, what);
+    c->opts[0] = '\0';
+    if (v[C_OPTS]) {
+        if (!YAJL_IS_STRING(v[C_OPTS]) || !is_opts(v[C_OPTS]->u.string))
+            return say(why, whysize, "%s.opts is not " OPTS_WANT, what);
+        memcpy(c->opts, v[C_OPTS]->u.string, strlen(v[C_OPTS]->u.string) + 1);
+    }
     return get_desc(v[C_DESC], i, &c->desc, why, whysize);
 }
 

@@ -47,6 +47,11 @@
  *                    "desc"  the card's description, the object
  *                            xengpu_card_desc_format() writes (compat.h,
  *                            whose strict grammar it must meet)
+ *                  and optionally
+ *                    "opts"  the per-device options libxl gave it
+ *                            ("permissive=1,rdm_policy=relaxed"), for
+ *                            the card that replaces it: 1 to 96 of
+ *                            [a-z0-9_=,]; absent when it had none
  *   "host"           the source host's name: 1 to 255 of [A-Za-z0-9.:_-]
  *   "time"           integer unix seconds of the save, 0 or more
  *   "domain_config"  string: libxl's JSON of the domain's configuration
@@ -99,10 +104,13 @@
 
 #define XENGPU_STREAM_WHYLEN 256
 
+#define XENGPU_STREAM_OPTS_MAX 96 /* characters of a card's "opts" */
+
 /* One card the domain had on the source host. */
 typedef struct xengpu_stream_card {
     xengpu_bdf bdf; /* its function 0 (or the VF), on the source host */
     xengpu_card_desc desc;
+    char opts[XENGPU_STREAM_OPTS_MAX + 2]; /* "" when none */
 } xengpu_stream_card;
 
 /*

@@ -362,7 +362,38 @@ int xengpu__xl_plug(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
     return 0;
 }
 
+int xengpu__xl_opts(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
+                    xengpu_gpuspec *opts_r)
+{
+    libxl_device_pci *pcis;
+    int n = 0, i;
+    bool found = false;
+
+    memset(opts_r, 0, sizeof(*opts_r));
+    opts_r->permissive = opts_r->msitranslate = opts_r->power_mgmt = -1;
+    pcis = libxl_device_pci_list(xl->ctx, domid, &n);
+    for (i = 0; i < n && !found; i++) {
+        if (!same(&pcis[i], &card->fns[0]->bdf)) continue;
+        found = true;
+        opts_r->permissive = pcis[i].permissive;
+        opts_r->msitranslate = pcis[i].msitranslate;
+        opts_r->power_mgmt = pcis[i].power_mgmt;
+        if (pcis[i].rdm_policy == LIBXL_RDM_RESERVE_POLICY_STRICT)
+            opts_r->rdm_policy = XENGPU_RDM_STRICT;
+        if (pcis[i].rdm_policy == LIBXL_RDM_RESERVE_POLICY_RELAXED)
+            opts_r->rdm_policy = XENGPU_RDM_RELAXED;
+    }
+    libxl_device_pci_list_free(pcis, n);
+    return found ? 0 : -ENOENT;
+}
+
 int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
+{
+    return xengpu__xl_attach_opts(xl, domid, card, NULL);
+}
+
+int xengpu__xl_attach_opts(xengpu_xl *xl, uint32_t domid,
+                           const xengpu_card *card, const xengpu_gpuspec *opts)
 {
     const char *name = card->fns[0]->name;
 
@@ -380,7 +411,7 @@ int xengpu_xl_attach(xengpu_xl *xl, uint32_t domid, const xengpu_card *card)
             name, name);
         return -EINVAL;
     }
-    return xengpu__xl_plug(xl, domid, card, NULL);
+    return xengpu__xl_plug(xl, domid, card, opts);
 }
 
 /* Whether DOMID's PCI backend lists B. */

@@ -48,6 +48,20 @@ struct xengpu_gpuspec;
 int xengpu__xl_plug(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
                     const struct xengpu_gpuspec *opts);
 
+/* xengpu_xl_attach() with the per-device options of OPTS (NULL: none). */
+int xengpu__xl_attach_opts(xengpu_xl *xl, uint32_t domid,
+                           const xengpu_card *card,
+                           const struct xengpu_gpuspec *opts);
+
+/*
+ * The per-device options libxl gave CARD's function 0 in DOMID, into
+ * *OPTS_R's option fields (the rest zeroed, sel XENGPU_SEL_NONE): what a
+ * replug must give again.  Returns 0, or -ENOENT when DOMID does not
+ * hold the card (*OPTS_R then has every option unset).
+ */
+int xengpu__xl_opts(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
+                    struct xengpu_gpuspec *opts_r);
+
 /* How long xengpu waits for a device model's answer on QMP. */
 #define XENGPU_QMP_TIMEOUT_MS 5000
 

@@ -349,6 +349,16 @@ static int check_combination(xengpu_gpuspec *spec, unsigned seen,
                 "per vendor)");
         return -EINVAL;
     }
+    if (flags & XENGPU_GPUSPEC_OPTIONS) {
+        if (positional || vendor || device || pool ||
+            (seen & (1u << K_COUNT))) {
+            why_set(why, whysize,
+                    "only per-device options here (permissive=, "
+                    "msitranslate=, power_mgmt=, rdm_policy=)");
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (vendor) spec->sel = XENGPU_SEL_MODEL;
     if (pool) spec->sel = XENGPU_SEL_POOL;
     if (spec->sel == XENGPU_SEL_NONE) {

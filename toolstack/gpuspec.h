@@ -96,6 +96,12 @@ typedef struct xengpu_gpuspec {
 
 /* Parse a pool member: a selector only, no pool=, count or options. */
 #define XENGPU_GPUSPEC_MEMBER 0x1u
+/*
+ * Parse per-device options only ("permissive=1,rdm_policy=relaxed"), as
+ * a save file or migration carries them for each card: sel stays
+ * XENGPU_SEL_NONE.
+ */
+#define XENGPU_GPUSPEC_OPTIONS 0x2u
 
 /*
  * Parse LEN bytes at S as one SPEC.  Returns 0 and fills *spec_r, or

@@ -239,6 +239,34 @@ static void test_member(void **state)
               "a pool member");
 }
 
+/* The options a save file or migration carries for each card. */
+static void test_options_only(void **state)
+{
+    char why[XENGPU_GPUSPEC_WHYLEN], buf[64];
+    xengpu_gpuspec g;
+
+    (void)state;
+    assert_int_equal(xengpu_gpuspec_parse("permissive=1,rdm_policy=relaxed",
+                                          31, XENGPU_GPUSPEC_OPTIONS, &g, why,
+                                          sizeof(why)),
+                     0);
+    assert_int_equal(g.sel, XENGPU_SEL_NONE);
+    assert_int_equal(g.permissive, 1);
+    assert_int_equal(g.msitranslate, -1);
+    assert_int_equal(g.rdm_policy, XENGPU_RDM_RELAXED);
+    assert_int_equal(xengpu_gpuspec_xl_options(&g, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, ",permissive=1,rdm_policy=relaxed");
+    parse_bad("01:00.0,permissive=1", 20, XENGPU_GPUSPEC_OPTIONS,
+              "only per-device options here");
+    parse_bad("vendor=10de", 11, XENGPU_GPUSPEC_OPTIONS,
+              "only per-device options here");
+    parse_bad("count=2", 7, XENGPU_GPUSPEC_OPTIONS,
+              "only per-device options here");
+    parse_bad("pool=a", 6, XENGPU_GPUSPEC_OPTIONS,
+              "only per-device options here");
+    parse_bad("permissive=2", 12, XENGPU_GPUSPEC_OPTIONS, "permissive");
+}
+
 static void test_quote(void **state)
 {
     char buf[96], big[300];
@@ -686,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_bad_selectors),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_member),
+        cmocka_unit_test(test_options_only),
         cmocka_unit_test(test_quote),
         cmocka_unit_test(test_realworld_win10),
         cmocka_unit_test(test_realworld_win11),

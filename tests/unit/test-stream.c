@@ -778,6 +778,54 @@ static void test_refuse_cards(void **state)
             "cards[0].desc: the description lacks \"vendor\"");
 }
 
+/*
+ * A card's per-device options ride along when it had some: written
+ * only then, read back the same, optional when reading (headers written
+ * before they existed still read), and held to their characters.
+ */
+static void test_card_opts(void **state)
+{
+    xengpu_stream_hdr h, back;
+    char *json, *buf = NULL, why[256] = "";
+    size_t len = 0;
+
+    (void)state;
+    good_header(&h);
+    json = xengpu_stream_hdr_json(&h);
+    assert_null(strstr(json, "\"opts\""));
+    free(json);
+    snprintf(h.cards[0].opts, sizeof(h.cards[0].opts), "%s",
+             "permissive=1,rdm_policy=relaxed");
+    json = xengpu_stream_hdr_json(&h);
+    assert_non_null(strstr(json, ",\"opts\":\"permissive=1,rdm_policy="
+                                 "relaxed\"}"));
+    free(json);
+    assert_int_equal(
+        xengpu_stream_hdr_encode(&h, &buf, &len, why, sizeof(why)), 0);
+    xengpu_stream_hdr_init(&back);
+    assert_int_equal(
+        xengpu_stream_hdr_parse(buf, len, &back, why, sizeof(why)), 0);
+    assert_string_equal(back.cards[0].opts, "permissive=1,rdm_policy=relaxed");
+    same_header(&h, &back);
+    xengpu_stream_hdr_dispose(&back);
+    free(buf);
+    snprintf(h.cards[0].opts, sizeof(h.cards[0].opts), "%s", "a b");
+    assert_int_equal(xengpu_stream_hdr_check(&h, why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "cards[0].opts is not 1 to 96 characters of "
+                             "a-z 0-9 _ = ,");
+    xengpu_stream_hdr_dispose(&h);
+    refused("cards",
+            "[{\"bdf\":\"0000:04:00.0\",\"desc\":" P100
+            ",\"opts\":\"Permissive=1\"}]",
+            "cards[0].opts is not 1 to 96 characters of a-z 0-9 _ = ,");
+    refused("cards",
+            "[{\"bdf\":\"0000:04:00.0\",\"desc\":" P100 ",\"opts\":1}]",
+            "cards[0].opts is not 1 to 96 characters of a-z 0-9 _ = ,");
+    refused("cards",
+            "[{\"bdf\":\"0000:04:00.0\",\"desc\":" P100 ",\"opts\":\"\"}]",
+            "cards[0].opts is not 1 to 96 characters of a-z 0-9 _ = ,");
+}
+
 /* What check() and write() refuse in memory, before any byte is out. */
 static void test_check(void **state)
 {
@@ -960,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_refuse_keys),
         cmocka_unit_test(test_refuse_scalars),
         cmocka_unit_test(test_refuse_specs),
+        cmocka_unit_test(test_card_opts),
         cmocka_unit_test(test_refuse_cards),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_read_refusals),

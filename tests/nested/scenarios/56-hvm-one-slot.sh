@@ -35,7 +35,8 @@ one_slot guest-one-slot-again
 check hvm-destroy xlt 60 destroy hvm1
 
 # A device model started without the argument: a slot per function,
-# and attach says why.
+# and attach says why.  (The new QEMU starts a new console log.)
+mv "$LOGD/hvm1-serial.log" "$LOGD/hvm1-serial.log.1"
 mark
 check create-hvm-without-arg xl create /root/hvm.cfg
 check_guest hvm-guest-up-2 "DOMU: up" 420

@@ -9,7 +9,8 @@
 #     (unpaused) with its card;
 #   - a good migration: the guest runs with the other card, sees it, its
 #     agent announced itself again and heard the plug; its old card is
-#     back in the pool;
+#     back in the pool; the new card has the per-device options the old
+#     one had (permissive=1 from the gpu spec);
 #   - kill -9 of xengpu while xl saves, then `xengpu recover`: the guest
 #     runs here again, unpaused, with its card; nothing stays half-done.
 # timeout: 900
@@ -28,7 +29,7 @@ state() {
 
 xengpu prepare $GPU1 >/dev/null 2>&1
 sed 's/^extra = "\(.*\)"/extra = "\1 xengpu_agent=yes"/' /root/pv.cfg >/tmp/pv.cfg
-echo "gpu = [ \"$GPU0\" ]" >>/tmp/pv.cfg
+echo "gpu = [ \"$GPU0,permissive=1\" ]" >>/tmp/pv.cfg
 mark
 check create-pv-with-card xengpu create /tmp/pv.cfg
 check_guest pv-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
@@ -78,6 +79,17 @@ else
 fi
 check_guest migrated-pv-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120
 d=$(xl domid pv1)
+# libxl's backend keeps each function's options: opts-N "...permissive=1"
+opts=$(for n in 0 1; do
+	xenstore-read /local/domain/0/backend/pci/$d/0/dev-$n 2>/dev/null
+	xenstore-read /local/domain/0/backend/pci/$d/0/opts-$n 2>/dev/null
+done | tr '\n' ' ')
+if echo "$opts" | grep -q "^${GPU1} " &&
+	[ "$(echo "$opts" | grep -o 'permissive=1' | wc -l)" = 2 ]; then
+	pass migrated-card-keeps-options "$opts"
+else
+	fail migrated-card-keeps-options "$opts"
+fi
 [ "$(xenstore-read /local/domain/$d/data/xengpu/agent 2>/dev/null)" = 1 ] &&
 	pass pv-agent-announced-again || fail pv-agent-announced-again "no data/xengpu/agent"
 check_guest pv-agent-heard-plugged "DOMU-AGENT: plugged finished" 60
