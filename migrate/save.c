@@ -970,7 +970,7 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
     struct op o;
     bool begun = false, exists = false;
     size_t i;
-    int fd, r;
+    int fd, r, lock = -1;
 
     op_init(&o, req, lg, "restore");
     xengpu_stream_hdr_init(&h);
@@ -990,6 +990,8 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
     snprintf(o.name, sizeof(o.name), "%.64s", h.name);
     o.domid = (uint32_t)-1;
     r = xengpu_xl_open(o.lg, false, &o.xl);
+    if (!r) r = lock = xengpu__choose_lock(req->state_dir, o.lg);
+    if (r > 0) r = 0;
     if (!r) r = discover(&o);
     if (!r) r = choose(&o, &h);
     if (!r) r = event(&o, XENGPU_EVENT_RESTORE, XENGPU_PHASE_PRE, 0, NULL);
@@ -998,6 +1000,8 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
     for (i = 0; i < o.n && !r; i++)
         r = xengpu_reserve(&o.cards[i]->fns[0]->bdf, o.uuid,
                            time(NULL) + RESERVE_SECONDS, o.lg);
+    xengpu__choose_unlock(lock); /* they are reserved */
+    lock = -1;
     if (!r) r = journal(&o, "restoring");
     if (!r) r = prepare_chosen(&o);
     if (!r) r = run_restore(&o);
@@ -1020,6 +1024,7 @@ int xengpu_restore(const xengpu_save_req *req, xentoollog_logger *lg)
     unreserve_all(&o);
     journal(&o, NULL);
 out:
+    xengpu__choose_unlock(lock);
     if (begun) event(&o, XENGPU_EVENT_RESTORE, XENGPU_PHASE_POST, r, NULL);
     if (fd >= 0) close(fd);
     xengpu_stream_hdr_dispose(&h);
@@ -1687,7 +1692,7 @@ static int receive_check(struct op *o)
     char why[XENGPU_STREAM_WHYLEN];
     xengpu_stream_hdr h;
     size_t i;
-    int r;
+    int r, lock = -1;
 
     xengpu_stream_hdr_init(&h);
     r = xengpu_stream_hdr_read(0, &h, why, sizeof(why), o->lg);
@@ -1701,12 +1706,16 @@ static int receive_check(struct op *o)
     }
     if (!r) {
         snprintf(o->name, sizeof(o->name), "%.64s", h.name);
-        r = choose(o, &h);
+        r = lock = xengpu__choose_lock(o->req->state_dir, o->lg);
+        if (r > 0) r = 0;
     }
+    if (!r) r = discover(o); /* again, under the lock */
+    if (!r) r = choose(o, &h);
     if (!r) r = event(o, XENGPU_EVENT_MIGRATE, XENGPU_PHASE_PRE, 0, NULL);
     for (i = 0; i < o->n && !r; i++)
         r = xengpu_reserve(&o->cards[i]->fns[0]->bdf, o->uuid,
                            time(NULL) + RESERVE_SECONDS, o->lg);
+    xengpu__choose_unlock(lock); /* they are reserved */
     if (!r) r = journal(o, "reserved");
     if (!r) r = keep_header(o, &h);
     if (!r) r = prepare_chosen(o);

@@ -402,3 +402,34 @@ int xengpu_rec_list(int state_fd, xengpu_reckind kind, xengpu_bdf **cards_r,
     *n_r = n;
     return 0;
 }
+
+int xengpu__choose_lock(const char *state_dir, xentoollog_logger *lg)
+{
+    int sfd = -1, fd, r;
+
+    r = xengpu_state_open(state_dir, lg, &sfd);
+    if (r) return r;
+    fd = openat(sfd, "choose.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    r = fd < 0 ? -errno : 0;
+    close(sfd);
+    if (r) {
+        LOGE(lg, ERROR, -r, "cannot open the card-choosing lock");
+        return r;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        LOG(lg, INFO, "waiting for another xengpu that is choosing cards");
+        while (flock(fd, LOCK_EX) < 0)
+            if (errno != EINTR) {
+                r = -errno;
+                LOGE(lg, ERROR, errno, "cannot take the card-choosing lock");
+                close(fd);
+                return r;
+            }
+    }
+    return fd;
+}
+
+void xengpu__choose_unlock(int fd)
+{
+    if (fd >= 0) close(fd);
+}

@@ -122,4 +122,15 @@ char *xengpu_cardrec_format(const xengpu_cardrec *rec);
  */
 int xengpu_cardrec_parse(const char *text, size_t len, xengpu_cardrec *rec_r);
 
+/*
+ * Commands that pick free cards (create, restore, a migration's
+ * destination) hold STATE_DIR/choose.lock from looking at the host until
+ * the cards are theirs (plugged, or reserved), so that two of them never
+ * pick the same card.  Returns the lock's fd (give it to
+ * xengpu__choose_unlock()), waiting for the holder, or a negative errno
+ * (logged).  STATE_DIR NULL: the default.
+ */
+int xengpu__choose_lock(const char *state_dir, xentoollog_logger *lg);
+void xengpu__choose_unlock(int fd);
+
 #endif /* XENGPU_STATE_H */

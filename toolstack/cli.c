@@ -27,6 +27,7 @@
 #include "inventory.h"
 #include "pciback-helper/host.h"
 #include "pciback-helper/snapshot.h"
+#include "pciback-helper/state.h"
 #include "pciback-helper/util.h"
 
 extern char **environ;
@@ -762,15 +763,23 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     xengpu_held held = { NULL, 0 };
     xengpu_held_fn *fns = NULL;
     xengpu_host *host = NULL;
-    int rc;
+    int rc, lock = -1;
 
     if (argc < 1) return bad_usage(cli, "create needs a CONFIG", NULL);
     if (cli->json) return bad_usage(cli, "--json does not apply to", "create");
     if (check_intremap(cli)) return XENGPU_EXIT_FAIL;
-    if (discover(cli, &host)) return XENGPU_EXIT_FAIL;
+    /* from looking at the host until the cards are in the domain */
+    if (!cli->dry_run &&
+        (lock = xengpu__choose_lock(cli->state_dir, cli->lg)) < 0)
+        return XENGPU_EXIT_FAIL;
+    if (discover(cli, &host)) {
+        xengpu__choose_unlock(lock);
+        return XENGPU_EXIT_FAIL;
+    }
     if (xengpu_held_query(cli->lg, &fns, &held.n)) {
         if (!cli->dry_run) {
             xengpu_host_free(host);
+            xengpu__choose_unlock(lock);
             return XENGPU_EXIT_FAIL;
         }
         fprintf(cli->err, "xengpu: create: dry run without libxl: assuming "
@@ -784,6 +793,7 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     req.host = host;
     req.held = &held;
     rc = xengpu_create(&req, cli->lg);
+    xengpu__choose_unlock(lock);
     free(fns);
     xengpu_host_free(host);
     return rc;

@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "migrate/save.h"
 #include "migrate/stream.h"
+#include "pciback-helper/state.h"
 
 static void fill(xengpu_stream_hdr *h)
 {
@@ -135,11 +138,60 @@ static void test_refusals(void **state)
     close(fd);
 }
 
+static double now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * Two commands choosing cards take turns: the second waits until the
+ * first lets go (create, restore and a migration's destination hold it
+ * from looking at the host until the cards are theirs).
+ */
+static void test_choose_lock(void **state)
+{
+    char dir[] = "/tmp/xengpu-choose-XXXXXX", cmd[64];
+    int fd, status;
+    double t0;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    fd = xengpu__choose_lock(dir, NULL);
+    assert_true(fd >= 0);
+    t0 = now();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        int again;
+
+        close(fd); /* the parent's: a copy would hold the lock too */
+        again = xengpu__choose_lock(dir, NULL);
+
+        /* the parent held it for 0.3 s */
+        _exit(again >= 0 && now() - t0 >= 0.25 ? 0 : 1);
+    }
+    usleep(300000);
+    xengpu__choose_unlock(fd);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fd = xengpu__choose_lock(dir, NULL); /* free again */
+    assert_true(fd >= 0);
+    xengpu__choose_unlock(fd);
+    xengpu__choose_unlock(-1); /* nothing held: fine */
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_choose_lock),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
