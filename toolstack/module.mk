@@ -12,7 +12,8 @@ libxengpu_MAP := toolstack/libxengpu.map
 libxengpu_SRCS := toolstack/cli.c toolstack/inventory.c \
 	toolstack/gpuspec.c toolstack/resolve.c toolstack/create.c \
 	toolstack/domains.c toolstack/record.c toolstack/check.c \
-	toolstack/reserve.c migrate/save.c migrate/stream.c \
+	toolstack/reserve.c migrate/op.c migrate/save.c migrate/migrate.c \
+	migrate/recover.c migrate/stream.c \
 	toolstack/xstore.c toolstack/layout.c toolstack/compat.c \
 	toolstack/events.c toolstack/qmp.c
 libxengpu_SO_SRCS := $(libxengpu_SRCS) $(libxengpu-pciback-ops_SRCS) \
