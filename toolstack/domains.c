@@ -236,8 +236,28 @@ static unsigned free_slot(xengpu_xl *xl, uint32_t domid)
     return 0;
 }
 
+/* The hole check of xengpu__xl_fits() on a config already read. */
+static int fits_cfg(xengpu_xl *xl, uint32_t domid,
+                    const libxl_domain_config *cfg,
+                    const xengpu_card *const *cards, size_t n)
+{
+    char why[XENGPU_LAYOUT_WHYLEN];
+    unsigned hole;
+
+    if (cfg->c_info.type != LIBXL_DOMAIN_TYPE_HVM) return 0;
+    hole = xengpu__mmio_hole_mib(cfg->b_info.u.hvm.mmio_hole_memkb);
+    if (!xengpu_layout_check(cards, n, hole, why, sizeof(why))) return 0;
+    LOG(xl->lg, ERROR,
+        "domain %u's MMIO hole is too small: %s; the hole is fixed "
+        "when the guest boots, so recreate it with that mmio_hole "
+        "to give it this card",
+        domid, why);
+    return -ENOSPC;
+}
+
 /*
- * Refuse a domain that cannot take a PCI device.  *pt_r: its config
+ * Refuse a domain that cannot take a PCI device, or whose MMIO hole
+ * cannot hold CARD (from one read of its config).  *pt_r: its config
  * asked for passthrough explicitly (libxl keeps "default" for a guest
  * whose config did not say, whatever Xen then decided).
  */
@@ -268,33 +288,35 @@ static int check_domain(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
     }
     *pt_r = cfg.c_info.passthrough != LIBXL_PASSTHROUGH_DEFAULT &&
             cfg.c_info.passthrough != LIBXL_PASSTHROUGH_DISABLED;
+    if (!r) r = fits_cfg(xl, domid, &cfg, &card, 1);
     *share_r = !r && can_share_slot(xl, domid, &cfg, card);
     libxl_domain_config_dispose(&cfg);
     return r;
 }
 
+/*
+ * Only an HVM guest has a hole: the domain's type comes cheaply from the
+ * hypervisor, its whole config (read from xenstore) only when needed.
+ */
 int xengpu__xl_fits(xengpu_xl *xl, uint32_t domid,
                     const xengpu_card *const *cards, size_t n)
 {
-    char why[XENGPU_LAYOUT_WHYLEN];
     libxl_domain_config cfg;
-    unsigned hole;
-    int r = 0;
+    libxl_dominfo info;
+    bool hvm;
+    int r;
 
+    libxl_dominfo_init(&info);
+    hvm = libxl_domain_info(xl->ctx, &info, domid) ||
+          info.domain_type == LIBXL_DOMAIN_TYPE_HVM;
+    libxl_dominfo_dispose(&info);
+    if (!hvm) return 0;
     libxl_domain_config_init(&cfg);
     if (libxl_retrieve_domain_configuration(xl->ctx, domid, &cfg, NULL)) {
         LOG(xl->lg, ERROR, "cannot read domain %u's configuration", domid);
         r = -EIO;
-    } else if (cfg.c_info.type == LIBXL_DOMAIN_TYPE_HVM) {
-        hole = xengpu__mmio_hole_mib(cfg.b_info.u.hvm.mmio_hole_memkb);
-        if (xengpu_layout_check(cards, n, hole, why, sizeof(why))) {
-            LOG(xl->lg, ERROR,
-                "domain %u's MMIO hole is too small: %s; the hole is fixed "
-                "when the guest boots, so recreate it with that mmio_hole "
-                "to give it this card",
-                domid, why);
-            r = -ENOSPC;
-        }
+    } else {
+        r = fits_cfg(xl, domid, &cfg, cards, n);
     }
     libxl_domain_config_dispose(&cfg);
     return r;
@@ -345,7 +367,6 @@ int xengpu__xl_plug(xengpu_xl *xl, uint32_t domid, const xengpu_card *card,
     int r;
 
     r = check_domain(xl, domid, card, &pt, &share);
-    if (!r) r = xengpu__xl_fits(xl, domid, &card, 1);
     if (r) return r;
     if (share && !(vslot = free_slot(xl, domid)))
         LOG(xl->lg, WARN,
