@@ -111,6 +111,31 @@ one_slot() {
 	fi
 }
 
+# check_guest_list NAME PATTERN LOGFILE SECONDS: the guest whose console
+# is $LOGD/LOGFILE has run since the mark, and its PCI list now matches
+# PATTERN.  A guest prints its list (DOMU-PCI) only when it changes: one
+# suspended right after it let its card go (a save, a cold migration)
+# may never have printed the list without it, and prints nothing new
+# when it gets the card back.  So its newest list in the whole log, once
+# it has run a few seconds after the mark, is its list.
+check_guest_list() {
+	local i=0 last n f="$LOGD/$3"
+	n=$(awk -v f="$f" '$1==f{print $2}' /tmp/mark 2>/dev/null)
+	sleep 3
+	while :; do
+		last=$(grep -a "DOMU-PCI" "$f" 2>/dev/null | tail -n 1)
+		if [ "$(wc -l <"$f")" -gt "${n:-0}" ] && echo "$last" | grep -q -- "$2"; then
+			pass "$1" "$(echo "$last" | cut -c1-100)"
+			return 0
+		fi
+		i=$((i + 1))
+		[ $i -gt $(($4 * 4)) ] && break
+		usleep 250000
+	done
+	fail "$1" "after ${4}s the guest's newest list is: $(echo "$last" | cut -c1-120)"
+	return 1
+}
+
 # check_guest_lost NAME PATTERN SECONDS: the guest's newest device list
 # (since the mark) no longer contains PATTERN.  An HVM guest always lists
 # its emulated devices, so "none" only works for PV.

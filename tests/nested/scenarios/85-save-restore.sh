@@ -51,7 +51,7 @@ head -c 8 $F | od -c | head -n 1
 mark
 t=$(now)
 check restore-same-card xengpu restore $F
-check_guest restored-guest-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90
+check_guest_list restored-guest-sees-card "$GUEST_SEES_CARD0" guest-pv1.log 90
 st=$(card_json $GPU0 state) dom=$(card_json $GPU0 domain)
 [ "$st" = '"assigned"' ] && [ "$dom" = "$(xl domid pv1)" ] &&
 	pass restored-guest-holds-card "$(elapsed $t)s" ||
@@ -65,7 +65,7 @@ xlt 120 create /tmp/other.cfg >/dev/null 2>&1
 xengpu attach other $GPU0 >/dev/null 2>&1
 mark
 check restore-compatible-card xengpu restore $F
-check_guest restored-guest-sees-other-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90
+check_guest_list restored-guest-sees-other-card "$GUEST_SEES_CARD0" guest-pv1.log 90
 [ "$(card_json $GPU1 domain)" = "$(xl domid pv1)" ] && pass restore-picked-free-card "$GPU1" ||
 	fail restore-picked-free-card "GPU1 domain $(card_json $GPU1 domain)"
 
