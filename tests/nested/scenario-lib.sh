@@ -111,20 +111,22 @@ one_slot() {
 	fi
 }
 
-# check_guest_list NAME PATTERN LOGFILE SECONDS: the guest whose console
-# is $LOGD/LOGFILE has run since the mark, and its PCI list now matches
+# check_guest_list NAME PATTERN LOGS SECONDS: the guest whose console
+# logs are $LOGD/LOGS (a glob: a migrated guest's copy logs under
+# NAME--incoming) has run since the mark, and its PCI list now matches
 # PATTERN.  A guest prints its list (DOMU-PCI) only when it changes: one
 # suspended right after it let its card go (a save, a cold migration)
 # may never have printed the list without it, and prints nothing new
-# when it gets the card back.  So its newest list in the whole log, once
-# it has run a few seconds after the mark, is its list.
+# when it gets the card back.  So its newest list (by the uptime each
+# line carries, which goes on across a migration), once it has run a few
+# seconds after the mark, is its list.
 check_guest_list() {
-	local i=0 last n f="$LOGD/$3"
-	n=$(awk -v f="$f" '$1==f{print $2}' /tmp/mark 2>/dev/null)
+	local i=0 last
 	sleep 3
 	while :; do
-		last=$(grep -a "DOMU-PCI" "$f" 2>/dev/null | tail -n 1)
-		if [ "$(wc -l <"$f")" -gt "${n:-0}" ] && echo "$last" | grep -q -- "$2"; then
+		last=$(for f in $LOGD/$3; do grep -a "DOMU-PCI" "$f" 2>/dev/null; done |
+			sed -n 's/^.*\(DOMU-PCI \[\)/\1/p' | sort -t'[' -k2 -n | tail -n 1)
+		if since_in "$3" && echo "$last" | grep -q -- "$2"; then
 			pass "$1" "$(echo "$last" | cut -c1-100)"
 			return 0
 		fi
@@ -133,6 +135,17 @@ check_guest_list() {
 		usleep 250000
 	done
 	fail "$1" "after ${4}s the guest's newest list is: $(echo "$last" | cut -c1-120)"
+	return 1
+}
+
+# since_in LOGS: some console log $LOGD/LOGS (a glob) grew since the mark.
+since_in() {
+	local f n
+	for f in $LOGD/$1; do
+		[ -e "$f" ] || continue
+		n=$(awk -v f="$f" '$1==f{print $2}' /tmp/mark 2>/dev/null)
+		[ "$(wc -l <"$f")" -gt "${n:-0}" ] && return 0
+	done
 	return 1
 }
 

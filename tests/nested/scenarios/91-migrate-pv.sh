@@ -77,7 +77,7 @@ if [ $rc = 0 ] && settled && running && xl pci-list pv1 | grep -q "${GPU1#0000:}
 else
 	fail pv-migrate-with-card "rc=$rc $(state): $(tail -n 4 /tmp/m.out | tr '\n' ' ')"
 fi
-check_guest_list migrated-pv-sees-card "$GUEST_SEES_CARD0" guest-pv1.log 120
+check_guest_list migrated-pv-sees-card "$GUEST_SEES_CARD0" 'guest-pv1*.log' 120
 d=$(xl domid pv1)
 # libxl's backend keeps each function's options: opts-N "...permissive=1"
 opts=$(for n in 0 1; do
