@@ -127,12 +127,12 @@ int xengpu_xl_annotate(xengpu_xl *xl, xengpu_host *host)
 
 /*
  * OP 0 adds, 1 removes, 2 removes without the guest's consent, 3 removes
- * what the device model already dropped (quietly).  VSLOT:
- * put the function at VSLOT.FN, the same function number as on the host
- * (libxl keeps it only when vfunc_mask names that function alone); 0
- * lets libxl and QEMU choose, at function 0 of a free slot.
+ * what the device model already dropped (quietly).  VSLOT: put the
+ * function at VSLOT.FN, the same function number as on the host (libxl
+ * keeps it only when vfunc_mask names that function alone); 0 lets
+ * libxl and QEMU choose, at function 0 of a free slot.  O: the
+ * per-device options of a gpu spec (NULL: libxl's defaults).
  */
-/* pci_op() with the per-device options of a gpu spec (NULL: none). */
 static int pci_op_opts(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b,
                        int op, unsigned vslot, const xengpu_gpuspec *o)
 {
@@ -163,16 +163,17 @@ static int pci_op_opts(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b,
         rc = libxl_device_pci_destroy(xl->ctx, domid, &pci, NULL);
         break;
     default: /* gone from the device model: libxl's "not found" is noise */
-        rc = xl->qctx ||
-                     !libxl_ctx_alloc(&xl->qctx, LIBXL_VERSION, 0, xl->quiet)
-                 ? libxl_device_pci_destroy(xl->qctx, domid, &pci, NULL)
-                 : ERROR_FAIL;
+        rc = ERROR_FAIL;
+        if (xl->qctx ||
+            !libxl_ctx_alloc(&xl->qctx, LIBXL_VERSION, 0, xl->quiet))
+            rc = libxl_device_pci_destroy(xl->qctx, domid, &pci, NULL);
         break;
     }
     libxl_device_pci_dispose(&pci);
     return xengpu__libxl_errno(rc);
 }
 
+/* pci_op_opts() without options. */
 static int pci_op(xengpu_xl *xl, uint32_t domid, const xengpu_bdf *b, int op,
                   unsigned vslot)
 {
