@@ -333,6 +333,7 @@ static int plug_cards(const xengpu_domcfg *cfg, const xengpu_resolution *res,
     size_t i;
     int r;
 
+    if (!cfg->name) return -EINVAL; /* xl refused it already */
     r = xengpu_xl_open(lg, false, &xl);
     if (!r) r = xengpu_xl_domid(xl, cfg->name, &domid);
     if (r) goto out;
