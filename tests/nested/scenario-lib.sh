@@ -117,25 +117,32 @@ one_slot() {
 # PATTERN.  A guest prints its list (DOMU-PCI) only when it changes: one
 # suspended right after it let its card go (a save, a cold migration)
 # may never have printed the list without it, and prints nothing new
-# when it gets the card back.  So its newest list (by the uptime each
-# line carries, which goes on across a migration), once it has run a few
-# seconds after the mark, is its list.
+# when it gets the card back; it also prints its list every 5 s
+# (DOMU-LIST).  So its newest list (by the uptime each line carries,
+# which goes on across a migration), once it has run a few seconds
+# after the mark, is its list.
 check_guest_list() {
-	local i=0 last
+	if guest_list_is "$2" "$3" "$4"; then
+		pass "$1" "$(echo "$GUEST_LIST" | cut -c1-100)"
+		return 0
+	fi
+	fail "$1" "after ${4}s the guest's newest list is: $(echo "$GUEST_LIST" | cut -c1-120)"
+	return 1
+}
+
+# guest_list_is PATTERN LOGS SECONDS: check_guest_list without a result
+# line; the newest list is left in $GUEST_LIST.
+guest_list_is() {
+	local i=0
 	sleep 3
 	while :; do
-		last=$(for f in $LOGD/$3; do grep -a "DOMU-PCI" "$f" 2>/dev/null; done |
-			sed -n 's/^.*\(DOMU-PCI \[\)/\1/p' | sort -t'[' -k2 -n | tail -n 1)
-		if since_in "$3" && echo "$last" | grep -q -- "$2"; then
-			pass "$1" "$(echo "$last" | cut -c1-100)"
-			return 0
-		fi
+		GUEST_LIST=$(for f in $LOGD/$2; do grep -a "DOMU-PCI \|DOMU-LIST " "$f" 2>/dev/null; done |
+			sed -n 's/^.*\(DOMU-\(PCI\|LIST\) \[\)/\1/p' | sort -t'[' -k2 -n | tail -n 1)
+		since_in "$2" && echo "$GUEST_LIST" | grep -q -- "$1" && return 0
 		i=$((i + 1))
-		[ $i -gt $(($4 * 4)) ] && break
+		[ $i -gt $(($3 * 4)) ] && return 1
 		usleep 250000
 	done
-	fail "$1" "after ${4}s the guest's newest list is: $(echo "$last" | cut -c1-120)"
-	return 1
 }
 
 # since_in LOGS: some console log $LOGD/LOGS (a glob) grew since the mark.

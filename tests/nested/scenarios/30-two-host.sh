@@ -34,9 +34,25 @@ if [ "$XENGPU_HOST" = a ]; then
 	check a-pvh-create xlt 120 create /root/pvh.cfg
 	waitfor "DOMU: up" 180
 	check a-peer-receiving wait_port $B 8004 240
+	# Stock xl once failed here under CI's load: "guest didn't
+	# acknowledge suspend" (libxl_dom_suspend.c), the guest just booted.
+	# One retry, said in the result; b's receiver takes a second stream.
 	t=$(now)
-	check a-pvh-live-migrate xlt 400 migrate -s "" pvh1 \
-		"socat -b 262144 - TCP:$B:8002" && echo "@@T pvh-live $(elapsed $t)s"
+	pvh_migrate() {
+		xlt 400 migrate -s "" pvh1 "socat -b 262144 - TCP:$B:8002" \
+			>/tmp/pm.out 2>&1
+		rc=$?
+		cat /tmp/pm.out
+		return $rc
+	}
+	if pvh_migrate; then
+		pass a-pvh-live-migrate "$(elapsed $t)s"
+	elif grep -q "failed to suspend at sender" /tmp/pm.out && sleep 5 &&
+		pvh_migrate; then
+		pass a-pvh-live-migrate "$(elapsed $t)s, second attempt: the guest did not acknowledge the first suspend"
+	else
+		fail a-pvh-live-migrate "$(tail -n 2 /tmp/pm.out | tr '\n' ' ')"
+	fi
 	# tell b we are done, so it stops waiting
 	echo done | socat -u - TCP:$B:8005 2>/dev/null
 else
@@ -48,7 +64,7 @@ else
 	check b-pv-cold-receive xlt 400 restore /tmp/in
 	xlt 60 pci-attach pv1 $GPU0 && xlt 60 pci-attach pv1 $AUD0
 	check_guest b-pv-sees-own-card "DOMU-PCI.*$GUEST_SEES_CARD0" 90
-	socat -b 262144 TCP-LISTEN:8002,reuseaddr EXEC:'xl migrate-receive' \
+	socat -b 262144 TCP-LISTEN:8002,reuseaddr,fork EXEC:'xl migrate-receive' \
 		2>/tmp/mr.out &
 	socat -u TCP-LISTEN:8004,reuseaddr,fork OPEN:/dev/null &
 	timeout 500 socat -u TCP-LISTEN:8005,reuseaddr OPEN:/tmp/a-done,creat

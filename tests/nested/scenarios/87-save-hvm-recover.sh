@@ -31,7 +31,7 @@ rm -f /var/log/xen/console/hvm1-serial.log
 mark
 t=$(now)
 check hvm-restore xengpu restore $F
-check_guest hvm-restored-sees-card "DOMU-PCI.*$GUEST_SEES_CARD0" 120 &&
+check_guest_list hvm-restored-sees-card "$GUEST_SEES_CARD0" hvm1-serial.log 120 &&
 	echo "@@T restore-to-card $(elapsed $t)s"
 
 # --- kill -9 in the middle of a save, then recover -------------------------
@@ -64,7 +64,8 @@ elif [ $rc = 0 ] && [ -s $F ] && [ "$(card_json $GPU0 state)" = '"prepared"' ] &
 	# it restores.
 	rm -f /var/log/xen/console/hvm1-serial.log
 	mark
-	if xengpu restore $F >/tmp/res.out 2>&1 && waitfor "DOMU-PCI.*$GUEST_SEES_CARD0" 120 >/dev/null; then
+	if xengpu restore $F >/tmp/res.out 2>&1 &&
+		guest_list_is "$GUEST_SEES_CARD0" hvm1-serial.log 120; then
 		pass killed-save-recovered "recover finished the save; it restores with the card"
 	else
 		fail killed-save-recovered "the finished save did not restore: $(tail -n 2 /tmp/res.out | tr '\n' ' ')"
